@@ -1,0 +1,187 @@
+/*
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ * SPDX-FileCopyrightText: Copyright © the litellmctl contributors
+ */
+#include "config.h"
+
+#include <glib/gstdio.h>
+#include <stdarg.h>
+
+#include "lctl-test-utils.h"
+
+static char *test_tmpdir;
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr (GFile) file = g_file_new_for_path (path);
+  g_autoptr (GFileEnumerator) children = NULL;
+  GFileInfo *info;
+
+  children = g_file_enumerate_children (file, G_FILE_ATTRIBUTE_STANDARD_NAME "," G_FILE_ATTRIBUTE_STANDARD_TYPE,
+                                        G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS, NULL, NULL);
+  while (children != NULL && (info = g_file_enumerator_next_file (children, NULL, NULL)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, g_file_info_get_name (info), NULL);
+
+      if (g_file_info_get_file_type (info) == G_FILE_TYPE_DIRECTORY)
+        remove_tree (child);
+      else
+        g_unlink (child);
+      g_object_unref (info);
+    }
+  g_rmdir (path);
+}
+
+static void
+cleanup_tmpdir (void)
+{
+  if (test_tmpdir != NULL && g_getenv ("LITELLMCTL_TEST_KEEP") == NULL)
+    remove_tree (test_tmpdir);
+  g_clear_pointer (&test_tmpdir, g_free);
+}
+
+const char *
+lctl_test_init (int    *argc,
+                char ***argv)
+{
+  static const char *const dirs[][2] = {
+    { "HOME", "home" },
+    { "XDG_CONFIG_HOME", "config" },
+    { "XDG_DATA_HOME", "data" },
+    { "XDG_CACHE_HOME", "cache" },
+    { "XDG_STATE_HOME", "state" },
+    { "XDG_RUNTIME_DIR", "runtime" },
+  };
+  g_autoptr (GError) error = NULL;
+
+  g_log_set_always_fatal (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR);
+  g_setenv ("GIO_USE_VFS", "local", TRUE);
+  g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
+  g_setenv ("NO_PROXY", "*", TRUE);
+  g_unsetenv ("HTTP_PROXY");
+  g_unsetenv ("HTTPS_PROXY");
+  g_unsetenv ("http_proxy");
+  g_unsetenv ("https_proxy");
+
+  test_tmpdir = g_dir_make_tmp ("lctl-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  atexit (cleanup_tmpdir);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (dirs); i++)
+    {
+      g_autofree char *path = g_build_filename (test_tmpdir, dirs[i][1], NULL);
+
+      g_mkdir_with_parents (path, 0700);
+      g_setenv (dirs[i][0], path, TRUE);
+    }
+
+  g_test_init (argc, argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  return test_tmpdir;
+}
+
+SoupServer *
+lctl_test_server_new (char **base_uri)
+{
+  g_autoptr (SoupServer) server = soup_server_new ("server-header", "lctl-test-mock ", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  GSList *uris;
+
+  soup_server_listen (server, address, 0, &error);
+  g_assert_no_error (error);
+
+  uris = soup_server_get_uris (server);
+  g_assert_nonnull (uris);
+  if (base_uri != NULL)
+    {
+      g_autofree char *s = g_uri_to_string (uris->data);
+      gsize len = strlen (s);
+
+      if (len > 0 && s[len - 1] == '/')
+        s[len - 1] = '\0';
+      *base_uri = g_steal_pointer (&s);
+    }
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  return g_steal_pointer (&server);
+}
+
+static gboolean
+timeout_cb (gpointer user_data)
+{
+  gboolean *timed_out = user_data;
+
+  *timed_out = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+void
+lctl_test_wait_for (const gboolean *flag,
+                    unsigned        timeout_ms)
+{
+  gboolean timed_out = FALSE;
+  unsigned id = g_timeout_add (timeout_ms, timeout_cb, &timed_out);
+
+  while (!*flag && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  if (!timed_out)
+    g_source_remove (id);
+  g_assert_false (timed_out);
+}
+
+void
+lctl_test_wait_for_result (GAsyncResult **result,
+                           unsigned       timeout_ms)
+{
+  gboolean timed_out = FALSE;
+  unsigned id = g_timeout_add (timeout_ms, timeout_cb, &timed_out);
+
+  while (*result == NULL && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  if (!timed_out)
+    g_source_remove (id);
+  g_assert_false (timed_out);
+}
+
+void
+lctl_test_store_result (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  GAsyncResult **out = user_data;
+
+  g_assert_null (*out);
+  *out = g_object_ref (result);
+}
+
+void
+lctl_test_write_file (const char *path,
+                      const char *contents)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autoptr (GError) error = NULL;
+
+  g_mkdir_with_parents (dir, 0700);
+  g_file_set_contents (path, contents, -1, &error);
+  g_assert_no_error (error);
+}
+
+char *
+lctl_test_source_path (const char *first_element,
+                       ...)
+{
+  const char *root = g_getenv ("LITELLMCTL_SOURCE_ROOT");
+  g_autoptr (GPtrArray) parts = g_ptr_array_new ();
+  va_list ap;
+
+  g_assert_nonnull (root);
+  g_ptr_array_add (parts, (gpointer) root);
+  g_ptr_array_add (parts, (gpointer) "tests");
+  va_start (ap, first_element);
+  for (const char *e = first_element; e != NULL; e = va_arg (ap, const char *))
+    g_ptr_array_add (parts, (gpointer) e);
+  va_end (ap);
+  g_ptr_array_add (parts, NULL);
+  return g_build_filenamev ((char **) parts->pdata);
+}
