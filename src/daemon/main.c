@@ -4,11 +4,27 @@
  */
 #include "config.h"
 
-#include <glib.h>
+#include <glib/gi18n.h>
+#include <locale.h>
+
+#include "lctl-application.h"
 
 int
 main (int   argc,
       char *argv[])
 {
-  return 0;
+  g_autoptr (LctlApplication) application = NULL;
+  int status;
+
+  setlocale (LC_ALL, "");
+  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+  g_set_prgname ("litellmctld");
+
+  application = lctl_application_new ();
+  status = g_application_run (G_APPLICATION (application), argc, argv);
+  if (status == 0)
+    status = lctl_application_get_exit_status (application);
+  return status;
 }

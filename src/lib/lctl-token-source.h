@@ -20,21 +20,22 @@ G_BEGIN_DECLS
  *
  * What a request needs from an OAuth credential. Reference counted; immutable.
  */
-typedef struct {
-  char *provider;
-  char *access_token;
+typedef struct
+{
+  char  *provider;
+  char  *access_token;
   gint64 expires_at;
-  char *account_id;
-  char *resource_url;
-  char *project_id;
-  char *email;
+  char  *account_id;
+  char  *resource_url;
+  char  *project_id;
+  char  *email;
 } LctlToken;
 
-GType lctl_token_get_type (void) G_GNUC_CONST;
+GType      lctl_token_get_type (void) G_GNUC_CONST;
 LctlToken *lctl_token_new (const char *provider,
                            const char *access_token);
 LctlToken *lctl_token_ref (LctlToken *self);
-void lctl_token_unref (LctlToken *self);
+void       lctl_token_unref (LctlToken *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LctlToken, lctl_token_unref)
 
 #define LCTL_TYPE_TOKEN_SOURCE (lctl_token_source_get_type ())
@@ -67,12 +68,12 @@ struct _LctlTokenSourceInterface
                                   GError         **error);
 };
 
-void lctl_token_source_get_token_async (LctlTokenSource    *self,
-                                        const char         *provider,
-                                        LctlToken          *rejected,
-                                        GCancellable       *cancellable,
-                                        GAsyncReadyCallback callback,
-                                        gpointer            user_data);
+void       lctl_token_source_get_token_async (LctlTokenSource    *self,
+                                              const char         *provider,
+                                              LctlToken          *rejected,
+                                              GCancellable       *cancellable,
+                                              GAsyncReadyCallback callback,
+                                              gpointer            user_data);
 LctlToken *lctl_token_source_get_token_finish (LctlTokenSource *self,
                                                GAsyncResult    *result,
                                                GError         **error);

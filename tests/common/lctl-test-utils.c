@@ -97,7 +97,7 @@ lctl_test_server_new (char **base_uri)
   if (base_uri != NULL)
     {
       g_autofree char *s = g_uri_to_string (uris->data);
-      gsize len = strlen (s);
+      gsize            len = strlen (s);
 
       if (len > 0 && s[len - 1] == '/')
         s[len - 1] = '\0';
@@ -184,4 +184,96 @@ lctl_test_source_path (const char *first_element,
   va_end (ap);
   g_ptr_array_add (parts, NULL);
   return g_build_filenamev ((char **) parts->pdata);
+}
+
+GTestDBus *
+lctl_test_dbus_up (void)
+{
+  const char *service_dir = g_getenv ("LITELLMCTL_TEST_SERVICE_DIR");
+  GTestDBus  *bus;
+
+  g_assert_nonnull (service_dir);
+  bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  g_test_dbus_add_service_dir (bus, service_dir);
+  g_test_dbus_up (bus);
+  return bus;
+}
+
+int
+lctl_test_run_cli (char      **out,
+                   char      **err,
+                   const char *first_arg,
+                   ...)
+{
+  const char      *build_root = g_getenv ("LITELLMCTL_BUILD_ROOT");
+  g_autofree char *cli = NULL;
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *stdout_text = NULL;
+  g_autofree char *stderr_text = NULL;
+  va_list          ap;
+
+  g_assert_nonnull (build_root);
+  cli = g_build_filename (build_root, "src", "cli", "litellmctl", NULL);
+  g_ptr_array_add (args, cli);
+  va_start (ap, first_arg);
+  for (const char *a = first_arg; a != NULL; a = va_arg (ap, const char *))
+    g_ptr_array_add (args, (gpointer) a);
+  va_end (ap);
+  g_ptr_array_add (args, NULL);
+
+  process = g_subprocess_newv ((const char *const *) args->pdata,
+                               G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE |
+                                   G_SUBPROCESS_FLAGS_STDIN_INHERIT,
+                               &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, &stdout_text, &stderr_text, &error);
+  g_assert_no_error (error);
+  if (g_test_verbose ())
+    g_printerr ("$ litellmctl %s\n%s%s", first_arg, stdout_text, stderr_text);
+  if (out != NULL)
+    *out = g_steal_pointer (&stdout_text);
+  if (err != NULL)
+    *err = g_steal_pointer (&stderr_text);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  return g_subprocess_get_exit_status (process);
+}
+
+unsigned
+lctl_test_http_get (const char *url,
+                    const char *authorization,
+                    char      **body)
+{
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (authorization != NULL)
+    soup_message_headers_append (soup_message_get_request_headers (msg), "Authorization", authorization);
+  bytes = soup_session_send_and_read (session, msg, NULL, &error);
+  if (bytes == NULL)
+    return 0;
+  if (body != NULL)
+    *body = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  return soup_message_get_status (msg);
+}
+
+unsigned
+lctl_test_free_port (void)
+{
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+  g_autoptr (GError) error = NULL;
+
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_socket_bind (socket, address, TRUE, &error);
+  g_assert_no_error (error);
+  bound = g_socket_get_local_address (socket, &error);
+  g_assert_no_error (error);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
 }

@@ -43,3 +43,28 @@ char *lctl_test_source_path (const char *first_element,
                              ...) G_GNUC_NULL_TERMINATED;
 
 G_END_DECLS
+
+G_BEGIN_DECLS
+
+/* Starts a private session bus whose service directory activates the built
+ * daemon (it inherits the environment at this point: set LITELLMCTL_CONFIG,
+ * LITELLMCTL_PORT=0 before). */
+GTestDBus *lctl_test_dbus_up (void);
+
+/* Runs the built CLI with @argv (NULL-terminated, without "litellmctl"),
+ * returns its exit status, and its output in @out / @err (nullable). */
+int lctl_test_run_cli (char      **out,
+                       char      **err,
+                       const char *first_arg,
+                       ...) G_GNUC_NULL_TERMINATED;
+
+/* GETs @url synchronously (for servers in other processes); returns the
+ * status and the body in @body (nullable). */
+unsigned lctl_test_http_get (const char *url,
+                             const char *authorization,
+                             char      **body);
+
+/* A TCP port that was free a moment ago. */
+unsigned lctl_test_free_port (void);
+
+G_END_DECLS
