@@ -1,0 +1,442 @@
+/*
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ * SPDX-FileCopyrightText: Copyright © the litellmctl contributors
+ */
+#define G_LOG_DOMAIN "litellmctl-upstream"
+
+#include "config.h"
+
+#include "lctl-debug.h"
+#include "lctl-error.h"
+#include "lctl-upstream.h"
+
+#define READ_SIZE (16 * 1024)
+
+struct _LctlUpstream
+{
+  GObject parent_instance;
+
+  SoupSession *session;
+  gboolean verify_tls;
+};
+
+G_DEFINE_FINAL_TYPE (LctlUpstream, lctl_upstream, G_TYPE_OBJECT)
+
+typedef enum
+{
+  TIMEOUT_NONE,
+  TIMEOUT_FIRST_BYTE,
+  TIMEOUT_IDLE,
+  TIMEOUT_TOTAL,
+} TimeoutKind;
+
+struct _LctlUpstreamCall
+{
+  LctlUpstream *upstream;
+  SoupMessage *msg;
+  GInputStream *stream;
+  GCancellable *cancellable; /* ours, cancelled by the caller's too */
+  GCancellable *caller_cancellable;
+  gulong caller_cancelled_id;
+  LctlUpstreamTimeouts timeouts;
+  LctlUpstreamCallbacks callbacks;
+  gpointer user_data;
+
+  GSource *first_byte_source;
+  GSource *idle_source;
+  GSource *total_source;
+  TimeoutKind timed_out;
+  gboolean got_body;
+  gboolean finished;
+};
+
+static LctlUpstreamCall *
+call_ref (LctlUpstreamCall *call)
+{
+  return g_rc_box_acquire (call);
+}
+
+static void
+clear_source (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
+static void
+call_clear (LctlUpstreamCall *call)
+{
+  clear_source (&call->first_byte_source);
+  clear_source (&call->idle_source);
+  clear_source (&call->total_source);
+  if (call->caller_cancellable != NULL)
+    g_cancellable_disconnect (call->caller_cancellable, call->caller_cancelled_id);
+  g_clear_object (&call->caller_cancellable);
+  g_clear_object (&call->cancellable);
+  g_clear_object (&call->stream);
+  g_clear_object (&call->msg);
+  g_clear_object (&call->upstream);
+}
+
+static void
+call_unref (LctlUpstreamCall *call)
+{
+  g_rc_box_release_full (call, (GDestroyNotify) call_clear);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LctlUpstreamCall, call_unref)
+
+static void
+call_finish (LctlUpstreamCall *call,
+             const GError     *error)
+{
+  if (call->finished)
+    return;
+  call->finished = TRUE;
+  clear_source (&call->first_byte_source);
+  clear_source (&call->idle_source);
+  clear_source (&call->total_source);
+  if (call->stream != NULL)
+    g_input_stream_close_async (call->stream, G_PRIORITY_DEFAULT, NULL, NULL, NULL);
+  call->callbacks.done (call, error, call->user_data);
+  call_unref (call); /* the reference lctl_upstream_send() returned to us */
+}
+
+static void
+call_fail (LctlUpstreamCall *call,
+           GError           *error)
+{
+  g_autoptr (GError) owned = error;
+
+  if (call->timed_out != TIMEOUT_NONE)
+    {
+      static const char *const what[] = { "", "before the first byte", "between two reads", "in total" };
+      double seconds = call->timed_out == TIMEOUT_FIRST_BYTE ? call->timeouts.first_byte
+                       : call->timed_out == TIMEOUT_IDLE     ? call->timeouts.idle
+                                                             : call->timeouts.total;
+      g_autoptr (GError) timeout = g_error_new (LCTL_ERROR, LCTL_ERROR_TIMEOUT,
+                                                "Upstream timed out: nothing %s within %g s",
+                                                what[call->timed_out], seconds);
+      call_finish (call, timeout);
+      return;
+    }
+  call_finish (call, owned);
+}
+
+static gboolean
+timeout_cb (gpointer user_data)
+{
+  GSource *source = g_main_current_source ();
+  LctlUpstreamCall *call = user_data;
+
+  if (source == call->first_byte_source)
+    call->timed_out = TIMEOUT_FIRST_BYTE;
+  else if (source == call->idle_source)
+    call->timed_out = TIMEOUT_IDLE;
+  else
+    call->timed_out = TIMEOUT_TOTAL;
+  g_cancellable_cancel (call->cancellable);
+  return G_SOURCE_CONTINUE; /* destroyed by call_finish() */
+}
+
+static GSource *
+add_timeout (LctlUpstreamCall *call,
+             double            seconds)
+{
+  GSource *source;
+
+  if (seconds <= 0)
+    return NULL;
+  source = g_timeout_source_new ((unsigned) (seconds * 1000));
+  g_source_set_callback (source, timeout_cb, call, NULL);
+  g_source_attach (source, g_main_context_get_thread_default ());
+  return source;
+}
+
+static void read_next (LctlUpstreamCall *call);
+
+static void
+read_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  g_autoptr (LctlUpstreamCall) call = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
+
+  if (call->finished)
+    return;
+  if (bytes == NULL)
+    {
+      call_fail (call, g_steal_pointer (&error));
+      return;
+    }
+  if (g_bytes_get_size (bytes) == 0)
+    {
+      call_finish (call, NULL);
+      return;
+    }
+
+  if (!call->got_body)
+    {
+      call->got_body = TRUE;
+      clear_source (&call->first_byte_source);
+    }
+  clear_source (&call->idle_source);
+  call->idle_source = add_timeout (call, call->timeouts.idle);
+
+  call->callbacks.chunk (call, bytes, call->user_data);
+  if (!call->finished)
+    read_next (call);
+}
+
+static void
+read_next (LctlUpstreamCall *call)
+{
+  g_input_stream_read_bytes_async (call->stream, READ_SIZE, G_PRIORITY_DEFAULT, call->cancellable,
+                                   read_cb, call_ref (call));
+}
+
+static void
+send_cb (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  g_autoptr (LctlUpstreamCall) call = user_data;
+  g_autoptr (GError) error = NULL;
+  GInputStream *stream = soup_session_send_finish (SOUP_SESSION (source), result, &error);
+
+  if (call->finished)
+    {
+      g_clear_object (&stream);
+      return;
+    }
+  if (stream == NULL)
+    {
+      call_fail (call, g_steal_pointer (&error));
+      return;
+    }
+  call->stream = stream;
+
+  call->callbacks.headers (call, soup_message_get_status (call->msg),
+                           soup_message_get_response_headers (call->msg), call->user_data);
+  if (!call->finished)
+    read_next (call);
+}
+
+static void
+caller_cancelled_cb (GCancellable *cancellable,
+                     gpointer      user_data)
+{
+  LctlUpstreamCall *call = user_data;
+
+  g_cancellable_cancel (call->cancellable);
+}
+
+static gboolean
+accept_any_certificate_cb (SoupMessage         *msg,
+                           GTlsCertificate     *certificate,
+                           GTlsCertificateFlags errors,
+                           gpointer             user_data)
+{
+  return TRUE;
+}
+
+/**
+ * lctl_upstream_send:
+ * @self: The upstream session.
+ * @msg: The request, with its body and headers set.
+ * @timeouts: (nullable): Timeouts.
+ * @cancellable: (nullable): Cancels the exchange (the client went away).
+ * @callbacks: Where the response goes.
+ * @user_data: For @callbacks.
+ *
+ * Sends @msg and streams its response through @callbacks.
+ *
+ * Returns: (transfer none): The call, valid until @callbacks->done ran or
+ *   lctl_upstream_call_cancel() was called.
+ */
+LctlUpstreamCall *
+lctl_upstream_send (LctlUpstream                *self,
+                    SoupMessage                 *msg,
+                    const LctlUpstreamTimeouts  *timeouts,
+                    GCancellable                *cancellable,
+                    const LctlUpstreamCallbacks *callbacks,
+                    gpointer                     user_data)
+{
+  LctlUpstreamCall *call;
+
+  g_return_val_if_fail (LCTL_IS_UPSTREAM (self), NULL);
+  g_return_val_if_fail (SOUP_IS_MESSAGE (msg), NULL);
+
+  call = g_rc_box_new0 (LctlUpstreamCall);
+  call->upstream = g_object_ref (self);
+  call->msg = g_object_ref (msg);
+  call->cancellable = g_cancellable_new ();
+  call->callbacks = *callbacks;
+  call->user_data = user_data;
+  if (timeouts != NULL)
+    call->timeouts = *timeouts;
+  if (cancellable != NULL)
+    {
+      call->caller_cancellable = g_object_ref (cancellable);
+      call->caller_cancelled_id = g_cancellable_connect (cancellable, G_CALLBACK (caller_cancelled_cb), call, NULL);
+    }
+
+  /* Without this libsoup opens a new connection for every POST. */
+  soup_message_add_flags (msg, SOUP_MESSAGE_IDEMPOTENT);
+  if (!self->verify_tls)
+    g_signal_connect (msg, "accept-certificate", G_CALLBACK (accept_any_certificate_cb), NULL);
+
+  call->first_byte_source = add_timeout (call, call->timeouts.first_byte);
+  call->total_source = add_timeout (call, call->timeouts.total);
+
+  soup_session_send_async (self->session, msg, G_PRIORITY_DEFAULT, call->cancellable, send_cb, call_ref (call));
+  return call;
+}
+
+/**
+ * lctl_upstream_call_cancel:
+ *
+ * Aborts the exchange. No callback runs after this returns.
+ */
+void
+lctl_upstream_call_cancel (LctlUpstreamCall *call)
+{
+  if (call == NULL || call->finished)
+    return;
+  call->finished = TRUE;
+  clear_source (&call->first_byte_source);
+  clear_source (&call->idle_source);
+  clear_source (&call->total_source);
+  g_cancellable_cancel (call->cancellable);
+  call_unref (call);
+}
+
+SoupMessage *
+lctl_upstream_call_get_message (LctlUpstreamCall *call)
+{
+  return call->msg;
+}
+
+/* Honours HTTPS_PROXY / HTTP_PROXY / NO_PROXY, but never for loopback:
+ * local upstreams (and test mocks) must not go through a corporate proxy. */
+static GProxyResolver *
+proxy_resolver_new (void)
+{
+  const char *https_proxy = g_getenv ("HTTPS_PROXY") ? g_getenv ("HTTPS_PROXY") : g_getenv ("https_proxy");
+  const char *http_proxy = g_getenv ("HTTP_PROXY") ? g_getenv ("HTTP_PROXY") : g_getenv ("http_proxy");
+  const char *no_proxy = g_getenv ("NO_PROXY") ? g_getenv ("NO_PROXY") : g_getenv ("no_proxy");
+  g_autoptr (GStrvBuilder) ignore = g_strv_builder_new ();
+  g_auto (GStrv) ignore_hosts = NULL;
+  GProxyResolver *resolver;
+
+  g_strv_builder_add_many (ignore, "localhost", "127.0.0.0/8", "::1", NULL);
+  if (no_proxy != NULL)
+    {
+      g_auto (GStrv) hosts = g_strsplit (no_proxy, ",", -1);
+
+      for (char **h = hosts; *h != NULL; h++)
+        {
+          g_strstrip (*h);
+          if (**h != '\0')
+            g_strv_builder_add (ignore, *h);
+        }
+    }
+  ignore_hosts = g_strv_builder_end (ignore);
+
+  resolver = g_simple_proxy_resolver_new (NULL, ignore_hosts);
+  if (https_proxy != NULL && *https_proxy != '\0')
+    g_simple_proxy_resolver_set_uri_proxy (G_SIMPLE_PROXY_RESOLVER (resolver), "https", https_proxy);
+  if (http_proxy != NULL && *http_proxy != '\0')
+    g_simple_proxy_resolver_set_uri_proxy (G_SIMPLE_PROXY_RESOLVER (resolver), "http", http_proxy);
+  return resolver;
+}
+
+/**
+ * lctl_upstream_configure:
+ *
+ * Applies `litellm_settings.ssl_verify`: %FALSE accepts any certificate, a
+ * string is a CA bundle to verify against.
+ */
+void
+lctl_upstream_configure (LctlUpstream *self,
+                         LctlConfig   *config)
+{
+  g_autoptr (GTlsDatabase) system_database = NULL;
+  JsonNode *ssl_verify;
+
+  g_return_if_fail (LCTL_IS_UPSTREAM (self));
+
+  system_database = g_tls_backend_get_default_database (g_tls_backend_get_default ());
+  self->verify_tls = TRUE;
+  soup_session_set_tls_database (self->session, system_database);
+
+  ssl_verify = config != NULL ? json_object_get_member (config->litellm_settings, "ssl_verify") : NULL;
+  if (ssl_verify == NULL || !JSON_NODE_HOLDS_VALUE (ssl_verify))
+    return;
+  if (json_node_get_value_type (ssl_verify) == G_TYPE_BOOLEAN)
+    self->verify_tls = json_node_get_boolean (ssl_verify);
+  else if (json_node_get_value_type (ssl_verify) == G_TYPE_STRING)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GTlsDatabase) database = g_tls_file_database_new (json_node_get_string (ssl_verify), &error);
+
+      if (database == NULL)
+        g_warning ("litellm_settings.ssl_verify: cannot load %s: %s", json_node_get_string (ssl_verify), error->message);
+      else
+        soup_session_set_tls_database (self->session, database);
+    }
+}
+
+SoupSession *
+lctl_upstream_get_session (LctlUpstream *self)
+{
+  g_return_val_if_fail (LCTL_IS_UPSTREAM (self), NULL);
+
+  return self->session;
+}
+
+static void
+lctl_upstream_dispose (GObject *object)
+{
+  LctlUpstream *self = LCTL_UPSTREAM (object);
+
+  if (self->session != NULL)
+    soup_session_abort (self->session);
+  g_clear_object (&self->session);
+
+  G_OBJECT_CLASS (lctl_upstream_parent_class)->dispose (object);
+}
+
+static void
+lctl_upstream_class_init (LctlUpstreamClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = lctl_upstream_dispose;
+}
+
+static void
+lctl_upstream_init (LctlUpstream *self)
+{
+  g_autoptr (GProxyResolver) resolver = proxy_resolver_new ();
+
+  self->verify_tls = TRUE;
+  /* Enough connections for hundreds of concurrent streams, but bounded:
+   * the session inspects every idle pooled socket on each request. */
+  self->session = soup_session_new_with_options ("max-conns", 1024,
+                                                 "max-conns-per-host", 512,
+                                                 "idle-timeout", 30,
+                                                 "timeout", 0,
+                                                 "proxy-resolver", resolver,
+                                                 "user-agent", "litellmctl/" PACKAGE_VERSION,
+                                                 NULL);
+}
+
+LctlUpstream *
+lctl_upstream_new (void)
+{
+  return g_object_new (LCTL_TYPE_UPSTREAM, NULL);
+}
