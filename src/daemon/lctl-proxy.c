@@ -1,0 +1,1229 @@
+/*
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ * SPDX-FileCopyrightText: Copyright © the litellmctl contributors
+ */
+#define G_LOG_DOMAIN "litellmctl-proxy"
+
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "lctl-count-tokens.h"
+#include "lctl-debug.h"
+#include "lctl-dialect.h"
+#include "lctl-error.h"
+#include "lctl-provider.h"
+#include "lctl-proxy.h"
+#include "lctl-tool-names.h"
+
+/* Keep-alive while nothing has reached the client: Anthropic's own API
+ * pings, and idle connections behind NATs die. */
+#define DEFAULT_PING_INTERVAL_MS 10000
+#define DEFAULT_STREAM_IDLE_TIMEOUT 120.0
+/* Error bodies are short; a bigger one is cut, not buffered forever. */
+#define MAX_ERROR_BODY (64 * 1024)
+
+struct _LctlProxy
+{
+  GObject parent_instance;
+
+  LctlRouter *router;
+  LctlUpstream *upstream;
+  LctlTokenSource *tokens;
+  GCancellable *cancellable; /* the daemon's; cancelled at shutdown */
+  unsigned ping_interval_ms;
+  guint64 next_request_id;
+};
+
+enum
+{
+  SIGNAL_REQUEST_FINISHED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (LctlProxy, lctl_proxy, G_TYPE_OBJECT)
+
+typedef enum
+{
+  BODY_NONE,
+  BODY_ERROR,  /* collecting an upstream error body */
+  BODY_JSON,   /* collecting a non-streaming answer */
+  BODY_STREAM, /* decoding SSE as it arrives */
+} BodyMode;
+
+/* One client request, from its body to its last byte. */
+typedef struct
+{
+  LctlProxy *proxy;
+  SoupServerMessage *msg;
+  LctlEndpoint endpoint;
+  LctlDialect client_dialect;
+  LctlConfig *config;
+  char *id;
+  gint64 started_us;
+  GCancellable *cancellable;
+  gulong disconnected_id;
+  gboolean client_gone;
+  gboolean finished;
+
+  GBytes *body;
+  LctlIrRequest *request;
+  gboolean stream;
+  LctlRoutePlan *plan;
+  LctlIrError *last_error;
+
+  /* The current attempt. */
+  LctlRouteAttempt attempt;
+  gboolean attempt_open;
+  const LctlProvider *provider;
+  LctlToken *token;
+  gboolean token_retried;
+  LctlToolNames *tool_names;
+  LctlUpstreamCall *call;
+  gint64 attempt_started_us;
+  gint64 first_upstream_send_us;
+  gint64 upstream_done_us;
+  unsigned upstream_status;
+  char *retry_after;
+  BodyMode body_mode;
+  GByteArray *upstream_body;
+  LctlStreamDecoder *decoder;
+  LctlIrResponse *assembled;
+  unsigned wait_source_id;
+
+  /* Towards the client. */
+  LctlStreamEncoder *encoder;
+  GPtrArray *pending_events;
+  gboolean committed;
+  gboolean headers_sent;
+  unsigned ping_source_id;
+  unsigned status;
+  double ttft_ms;
+  LctlIrUsage usage;
+} LctlExchange;
+
+static void next_attempt (LctlExchange *ex);
+static void start_attempt (LctlExchange *ex);
+
+static LctlExchange *
+exchange_ref (LctlExchange *ex)
+{
+  return g_rc_box_acquire (ex);
+}
+
+static void
+exchange_clear (LctlExchange *ex)
+{
+  g_assert (ex->call == NULL);
+  g_clear_handle_id (&ex->wait_source_id, g_source_remove);
+  g_clear_handle_id (&ex->ping_source_id, g_source_remove);
+  g_clear_signal_handler (&ex->disconnected_id, ex->msg);
+  g_clear_object (&ex->msg);
+  g_clear_object (&ex->proxy);
+  g_clear_object (&ex->cancellable);
+  g_clear_pointer (&ex->config, lctl_config_unref);
+  g_clear_pointer (&ex->body, g_bytes_unref);
+  g_clear_pointer (&ex->request, lctl_ir_request_free);
+  g_clear_pointer (&ex->plan, lctl_route_plan_free);
+  g_clear_pointer (&ex->last_error, lctl_ir_error_free);
+  g_clear_pointer (&ex->token, lctl_token_unref);
+  g_clear_pointer (&ex->tool_names, lctl_tool_names_free);
+  g_clear_pointer (&ex->retry_after, g_free);
+  g_clear_pointer (&ex->upstream_body, g_byte_array_unref);
+  g_clear_pointer (&ex->decoder, lctl_stream_decoder_free);
+  g_clear_pointer (&ex->assembled, lctl_ir_response_free);
+  g_clear_pointer (&ex->encoder, lctl_stream_encoder_free);
+  g_clear_pointer (&ex->pending_events, g_ptr_array_unref);
+  g_free (ex->id);
+}
+
+static void
+exchange_unref (LctlExchange *ex)
+{
+  g_rc_box_release_full (ex, (GDestroyNotify) exchange_clear);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LctlExchange, exchange_unref)
+
+static double
+ms_since (gint64 since_us)
+{
+  return since_us > 0 ? (g_get_monotonic_time () - since_us) / 1000.0 : 0;
+}
+
+static LctlDialect
+dialect_for_endpoint (LctlEndpoint endpoint)
+{
+  switch (endpoint)
+    {
+    case LCTL_ENDPOINT_ANTHROPIC_MESSAGES:
+    case LCTL_ENDPOINT_ANTHROPIC_COUNT_TOKENS:
+      return LCTL_DIALECT_ANTHROPIC;
+    case LCTL_ENDPOINT_OPENAI_CHAT:
+      return LCTL_DIALECT_OPENAI_CHAT;
+    case LCTL_ENDPOINT_OPENAI_RESPONSES:
+      return LCTL_DIALECT_RESPONSES;
+    case LCTL_ENDPOINT_NONE:
+    case LCTL_ENDPOINT_HEALTH:
+    case LCTL_ENDPOINT_MODELS:
+    case LCTL_ENDPOINT_MODEL:
+    default:
+      return LCTL_DIALECT_NONE;
+    }
+}
+
+/* -------------------------------------------------------------------- */
+/* Towards the client                                                    */
+
+static double
+overhead_ms (LctlExchange *ex)
+{
+  double before = ex->first_upstream_send_us > 0 ? (ex->first_upstream_send_us - ex->started_us) / 1000.0 : ms_since (ex->started_us);
+  double after = ex->upstream_done_us > 0 ? ms_since (ex->upstream_done_us) : 0;
+
+  return before + after;
+}
+
+static void
+set_route_headers (LctlExchange       *ex,
+                   SoupMessageHeaders *headers)
+{
+  const LctlRouteAttemptRecord *served = ex->plan != NULL ? lctl_route_plan_get_served (ex->plan) : NULL;
+  GPtrArray *attempts = ex->plan != NULL ? lctl_route_plan_get_attempts (ex->plan) : NULL;
+  g_autofree char *overhead = g_strdup_printf ("%.3f", overhead_ms (ex));
+  g_autofree char *count = g_strdup_printf ("%u", attempts != NULL ? attempts->len : 0);
+
+  soup_message_headers_replace (headers, "x-litellmctl-request-id", ex->id);
+  soup_message_headers_replace (headers, "x-litellm-overhead-duration-ms", overhead);
+  soup_message_headers_replace (headers, "x-litellmctl-attempts", count);
+  if (served != NULL)
+    {
+      soup_message_headers_replace (headers, "x-litellm-model-group", served->model_group);
+      soup_message_headers_replace (headers, "x-litellmctl-deployment", served->deployment_model);
+      soup_message_headers_replace (headers, "x-litellm-model-id", served->deployment_id);
+    }
+  if (attempts != NULL && attempts->len > 0)
+    {
+      g_autofree char *route = lctl_route_plan_format_attempts (ex->plan);
+
+      soup_message_headers_replace (headers, "x-litellmctl-route", route);
+    }
+}
+
+static void
+send_stream_headers (LctlExchange *ex)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (ex->msg);
+
+  if (ex->headers_sent)
+    return;
+  ex->headers_sent = TRUE;
+  ex->status = SOUP_STATUS_OK;
+  soup_server_message_set_status (ex->msg, SOUP_STATUS_OK, NULL);
+  soup_message_headers_set_content_type (headers, "text/event-stream", NULL);
+  soup_message_headers_replace (headers, "Cache-Control", "no-cache");
+  soup_message_headers_set_encoding (headers, SOUP_ENCODING_CHUNKED);
+  soup_message_body_set_accumulate (soup_server_message_get_response_body (ex->msg), FALSE);
+  set_route_headers (ex, headers);
+}
+
+static void
+client_write (LctlExchange *ex,
+              GBytes       *bytes)
+{
+  if (bytes == NULL || ex->client_gone || ex->finished)
+    return;
+  soup_message_body_append_bytes (soup_server_message_get_response_body (ex->msg), bytes);
+  soup_server_message_unpause (ex->msg);
+}
+
+static void
+emit_finished (LctlExchange *ex)
+{
+  const LctlRouteAttemptRecord *served = ex->plan != NULL ? lctl_route_plan_get_served (ex->plan) : NULL;
+  GVariantBuilder builder;
+  g_autofree char *route = ex->plan != NULL ? lctl_route_plan_format_attempts (ex->plan) : g_strdup ("");
+  double latency = ms_since (ex->started_us);
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&builder, "{sv}", "id", g_variant_new_string (ex->id));
+  g_variant_builder_add (&builder, "{sv}", "requested-model",
+                         g_variant_new_string (ex->request != NULL && ex->request->model != NULL ? ex->request->model : ""));
+  g_variant_builder_add (&builder, "{sv}", "model", g_variant_new_string (served != NULL ? served->model_group : ""));
+  g_variant_builder_add (&builder, "{sv}", "deployment", g_variant_new_string (served != NULL ? served->deployment_model : ""));
+  g_variant_builder_add (&builder, "{sv}", "client-dialect", g_variant_new_string (lctl_dialect_to_string (ex->client_dialect)));
+  g_variant_builder_add (&builder, "{sv}", "status", g_variant_new_uint32 (ex->client_gone ? 499 : ex->status));
+  g_variant_builder_add (&builder, "{sv}", "stream", g_variant_new_boolean (ex->stream));
+  g_variant_builder_add (&builder, "{sv}", "latency-ms", g_variant_new_double (latency));
+  g_variant_builder_add (&builder, "{sv}", "ttft-ms", g_variant_new_double (ex->ttft_ms));
+  g_variant_builder_add (&builder, "{sv}", "overhead-ms", g_variant_new_double (overhead_ms (ex)));
+  g_variant_builder_add (&builder, "{sv}", "input-tokens",
+                         g_variant_new_uint64 (MAX (lctl_ir_usage_prompt_total (&ex->usage), 0)));
+  g_variant_builder_add (&builder, "{sv}", "output-tokens", g_variant_new_uint64 (MAX (ex->usage.output_tokens, 0)));
+  g_variant_builder_add (&builder, "{sv}", "attempts",
+                         ex->plan != NULL ? lctl_route_plan_attempts_to_variant (ex->plan)
+                                          : g_variant_new ("aa{sv}", NULL));
+  g_signal_emit (ex->proxy, signals[SIGNAL_REQUEST_FINISHED], 0, g_variant_builder_end (&builder));
+
+  g_message ("%s %s %s → %s %u %.1f ms%s%s",
+             ex->id, lctl_dialect_to_string (ex->client_dialect),
+             ex->request != NULL && ex->request->model != NULL ? ex->request->model : "-",
+             served != NULL ? served->deployment_model : "-",
+             ex->client_gone ? 499 : ex->status, latency,
+             *route != '\0' ? " route: " : "", route);
+}
+
+/* The end of the exchange: nothing happens after this. */
+static void
+finish (LctlExchange *ex)
+{
+  if (ex->finished)
+    return;
+
+  if (ex->call != NULL)
+    {
+      lctl_upstream_call_cancel (ex->call);
+      ex->call = NULL;
+    }
+  if (ex->attempt_open && ex->plan != NULL)
+    {
+      LctlRouteOutcome outcome = { .kind = LCTL_ROUTE_FAILURE_CANCELLED, .error = "client went away", .latency_ms = ms_since (ex->attempt_started_us) };
+
+      ex->attempt_open = FALSE;
+      lctl_route_plan_report (ex->plan, &ex->attempt, &outcome);
+    }
+  g_clear_handle_id (&ex->wait_source_id, g_source_remove);
+  g_clear_handle_id (&ex->ping_source_id, g_source_remove);
+  emit_finished (ex);
+  ex->finished = TRUE;
+  g_cancellable_cancel (ex->cancellable);
+  exchange_unref (ex); /* the reference lctl_proxy_handle() took */
+}
+
+static void
+finish_stream (LctlExchange *ex)
+{
+  if (!ex->client_gone && !ex->finished)
+    {
+      soup_message_body_complete (soup_server_message_get_response_body (ex->msg));
+      soup_server_message_unpause (ex->msg);
+    }
+  finish (ex);
+}
+
+static void
+respond_json (LctlExchange *ex,
+              unsigned      status,
+              JsonNode     *node,
+              const char   *retry_after)
+{
+  g_autoptr (GBytes) bytes = lctl_dialect_node_to_bytes (node);
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (ex->msg);
+  gsize size;
+  const char *data = g_bytes_get_data (bytes, &size);
+
+  if (ex->client_gone)
+    {
+      finish (ex);
+      return;
+    }
+  ex->status = status;
+  soup_server_message_set_status (ex->msg, status, NULL);
+  set_route_headers (ex, headers);
+  if (retry_after != NULL)
+    soup_message_headers_replace (headers, "Retry-After", retry_after);
+  soup_server_message_set_response (ex->msg, "application/json", SOUP_MEMORY_COPY, data, size);
+  soup_server_message_unpause (ex->msg);
+  finish (ex);
+}
+
+/* Answers with @error in the client's dialect: a status and error object
+ * before the first byte, an in-stream error event after it. */
+static void
+respond_error (LctlExchange      *ex,
+               const LctlIrError *error)
+{
+  if (ex->headers_sent)
+    {
+      g_autoptr (GBytes) bytes = NULL;
+
+      if (ex->encoder == NULL)
+        ex->encoder = lctl_stream_encoder_new (ex->client_dialect, NULL, ex->request != NULL && ex->request->include_usage);
+      bytes = lctl_stream_encoder_error (ex->encoder, error);
+      client_write (ex, bytes);
+      finish_stream (ex);
+      return;
+    }
+  {
+    unsigned status = error->status;
+    g_autoptr (JsonNode) node = lctl_dialect_build_error (ex->client_dialect, error, &status);
+    g_autofree char *retry_after = error->retry_after > 0 ? g_strdup_printf ("%.0f", ceil (error->retry_after)) : NULL;
+
+    respond_json (ex, status, node, retry_after);
+  }
+}
+
+static void
+respond_new_error (LctlExchange   *ex,
+                   LctlIrErrorType type,
+                   unsigned        status,
+                   const char     *message)
+{
+  g_autoptr (LctlIrError) error = lctl_ir_error_new (type, status, message);
+
+  respond_error (ex, error);
+}
+
+static gboolean
+ping_cb (gpointer user_data)
+{
+  LctlExchange *ex = user_data;
+  g_autoptr (GBytes) bytes = NULL;
+
+  /* Only while the answer has not started: once events flow they are the
+   * keep-alive. */
+  if (ex->committed)
+    return G_SOURCE_CONTINUE;
+  send_stream_headers (ex);
+  if (ex->encoder == NULL)
+    ex->encoder = lctl_stream_encoder_new (ex->client_dialect, NULL, ex->request->include_usage);
+  bytes = lctl_stream_encoder_ping (ex->encoder);
+  client_write (ex, bytes);
+  return G_SOURCE_CONTINUE;
+}
+
+/* -------------------------------------------------------------------- */
+/* Attempt outcomes                                                      */
+
+static LctlRouteFailureKind
+failure_kind_for_error (const LctlIrError *error)
+{
+  switch (error->type)
+    {
+    case LCTL_IR_ERROR_RATE_LIMIT:
+      return LCTL_ROUTE_FAILURE_RATE_LIMIT;
+    case LCTL_IR_ERROR_OVERLOADED:
+      return LCTL_ROUTE_FAILURE_OVERLOADED;
+    case LCTL_IR_ERROR_TIMEOUT:
+      return LCTL_ROUTE_FAILURE_TIMEOUT;
+    case LCTL_IR_ERROR_AUTHENTICATION:
+    case LCTL_IR_ERROR_PERMISSION:
+      return LCTL_ROUTE_FAILURE_AUTH;
+    case LCTL_IR_ERROR_NOT_FOUND:
+      return LCTL_ROUTE_FAILURE_NOT_FOUND;
+    case LCTL_IR_ERROR_CONTEXT_WINDOW_EXCEEDED:
+      return LCTL_ROUTE_FAILURE_CONTEXT_WINDOW;
+    case LCTL_IR_ERROR_CONTENT_POLICY:
+      return LCTL_ROUTE_FAILURE_CONTENT_POLICY;
+    case LCTL_IR_ERROR_INVALID_REQUEST:
+    case LCTL_IR_ERROR_REQUEST_TOO_LARGE:
+      return LCTL_ROUTE_FAILURE_BAD_REQUEST;
+    case LCTL_IR_ERROR_API_ERROR:
+      return error->status >= 500 || error->status == 0 ? LCTL_ROUTE_FAILURE_SERVER : LCTL_ROUTE_FAILURE_OTHER;
+    case LCTL_IR_ERROR_BILLING:
+    default:
+      return LCTL_ROUTE_FAILURE_OTHER;
+    }
+}
+
+static void
+close_attempt (LctlExchange *ex)
+{
+  if (ex->call != NULL)
+    {
+      lctl_upstream_call_cancel (ex->call);
+      ex->call = NULL;
+    }
+  ex->attempt_open = FALSE;
+  ex->body_mode = BODY_NONE;
+  ex->upstream_status = 0;
+  g_clear_pointer (&ex->retry_after, g_free);
+  g_clear_pointer (&ex->upstream_body, g_byte_array_unref);
+  g_clear_pointer (&ex->decoder, lctl_stream_decoder_free);
+  g_clear_pointer (&ex->assembled, lctl_ir_response_free);
+  g_clear_pointer (&ex->tool_names, lctl_tool_names_free);
+  g_clear_pointer (&ex->token, lctl_token_unref);
+  if (ex->pending_events != NULL)
+    g_ptr_array_set_size (ex->pending_events, 0);
+  ex->token_retried = FALSE;
+}
+
+/* The attempt failed before anything reached the client: tell the router,
+ * then try whatever it says comes next. */
+static void
+attempt_failed (LctlExchange *ex,
+                LctlIrError  *error)
+{
+  LctlRouteOutcome outcome = {
+    .success = FALSE,
+    .status = error->status,
+    .kind = failure_kind_for_error (error),
+    .retry_after = error->retry_after,
+    .error = error->message,
+    .latency_ms = ms_since (ex->attempt_started_us),
+  };
+
+  lctl_debug (LCTL_DEBUG_ROUTER, "%s: %s failed: %u %s", ex->id,
+              ex->attempt.deployment->model, error->status, error->message);
+  if (ex->upstream_status == 0 && error->type == LCTL_IR_ERROR_TIMEOUT)
+    outcome.status = 0;
+  if (ex->upstream_status == 0 && error->type == LCTL_IR_ERROR_API_ERROR && error->status == 0)
+    outcome.kind = LCTL_ROUTE_FAILURE_CONNECTION;
+
+  if (ex->attempt_open)
+    lctl_route_plan_report (ex->plan, &ex->attempt, &outcome);
+  g_clear_pointer (&ex->last_error, lctl_ir_error_free);
+  ex->last_error = lctl_ir_error_copy (error);
+  close_attempt (ex);
+  next_attempt (ex);
+}
+
+static void
+attempt_succeeded (LctlExchange *ex)
+{
+  LctlRouteOutcome outcome = {
+    .success = TRUE,
+    .status = ex->upstream_status != 0 ? ex->upstream_status : 200,
+    .latency_ms = ms_since (ex->attempt_started_us),
+    .ttft_ms = ex->ttft_ms,
+  };
+
+  if (!ex->attempt_open)
+    return;
+  ex->attempt_open = FALSE;
+  lctl_route_plan_report (ex->plan, &ex->attempt, &outcome);
+}
+
+/* -------------------------------------------------------------------- */
+/* Events from the upstream                                              */
+
+static gboolean
+event_commits (const LctlIrEvent *event)
+{
+  /* Nothing the client could not be told otherwise has been said until
+   * content starts (or the message ends). */
+  return event->type != LCTL_IR_EVENT_MESSAGE_START && event->type != LCTL_IR_EVENT_USAGE &&
+         event->type != LCTL_IR_EVENT_PING;
+}
+
+static void
+write_event (LctlExchange      *ex,
+             const LctlIrEvent *event)
+{
+  g_autoptr (GBytes) bytes = lctl_stream_encoder_encode (ex->encoder, event);
+
+  client_write (ex, bytes);
+}
+
+static void
+commit (LctlExchange *ex)
+{
+  ex->committed = TRUE;
+  ex->ttft_ms = ms_since (ex->attempt_started_us);
+  lctl_route_plan_commit (ex->plan);
+  attempt_succeeded (ex);
+  if (!ex->stream)
+    return;
+  send_stream_headers (ex);
+  if (ex->encoder == NULL)
+    ex->encoder = lctl_stream_encoder_new (ex->client_dialect, NULL, ex->request->include_usage);
+  for (unsigned i = 0; i < ex->pending_events->len; i++)
+    write_event (ex, g_ptr_array_index (ex->pending_events, i));
+  g_ptr_array_set_size (ex->pending_events, 0);
+}
+
+/* Returns FALSE when the exchange moved on (failed over or finished). */
+static gboolean
+handle_event (LctlExchange *ex,
+              LctlIrEvent  *event)
+{
+  if (event->type == LCTL_IR_EVENT_MESSAGE_START || event->type == LCTL_IR_EVENT_USAGE ||
+      event->type == LCTL_IR_EVENT_MESSAGE_STOP)
+    lctl_ir_usage_merge (&ex->usage, &event->usage);
+  lctl_tool_names_restore_event (ex->tool_names, event);
+
+  if (event->type == LCTL_IR_EVENT_ERROR)
+    {
+      if (!ex->committed)
+        {
+          attempt_failed (ex, event->error);
+          return FALSE;
+        }
+      respond_error (ex, event->error);
+      return FALSE;
+    }
+
+  if (!ex->stream)
+    {
+      /* A non-streaming client of a streaming upstream. */
+      if (!ex->committed && event_commits (event))
+        commit (ex);
+      lctl_ir_response_add_event (ex->assembled, event);
+      return TRUE;
+    }
+
+  if (!ex->committed)
+    {
+      if (!event_commits (event))
+        {
+          g_ptr_array_add (ex->pending_events, g_steal_pointer (&event));
+          return TRUE;
+        }
+      commit (ex);
+    }
+  write_event (ex, event);
+  return TRUE;
+}
+
+/* Takes the events out of @events one by one. */
+static gboolean
+handle_events (LctlExchange *ex,
+               GPtrArray    *events)
+{
+  for (unsigned i = 0; i < events->len; i++)
+    {
+      LctlIrEvent *event = g_ptr_array_steal_index (events, i--);
+      gboolean more;
+
+      /* handle_event() may keep @event in pending_events. */
+      more = handle_event (ex, event);
+      if (event != NULL && (ex->pending_events->len == 0 || g_ptr_array_index (ex->pending_events, ex->pending_events->len - 1) != event))
+        lctl_ir_event_free (event);
+      if (!more)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+serve_response (LctlExchange   *ex,
+                LctlIrResponse *response)
+{
+  lctl_ir_usage_merge (&ex->usage, &response->usage);
+  lctl_tool_names_restore_response (ex->tool_names, response);
+
+  if (ex->stream)
+    {
+      g_autoptr (GPtrArray) events = lctl_ir_response_to_events (response, 0);
+
+      if (handle_events (ex, events))
+        finish_stream (ex);
+      return;
+    }
+  {
+    g_autoptr (JsonNode) node = lctl_dialect_build_response (ex->client_dialect, response, NULL);
+
+    if (!ex->committed)
+      commit (ex);
+    respond_json (ex, SOUP_STATUS_OK, node, NULL);
+  }
+}
+
+/* -------------------------------------------------------------------- */
+/* The upstream call                                                     */
+
+static void
+upstream_headers_cb (LctlUpstreamCall   *call,
+                     unsigned            status,
+                     SoupMessageHeaders *headers,
+                     gpointer            user_data)
+{
+  LctlExchange *ex = user_data;
+  const char *content_type = soup_message_headers_get_content_type (headers, NULL);
+
+  ex->upstream_status = status;
+  g_clear_pointer (&ex->retry_after, g_free);
+  ex->retry_after = g_strdup (soup_message_headers_get_one (headers, "Retry-After"));
+  ex->upstream_body = g_byte_array_new ();
+
+  if (!SOUP_STATUS_IS_SUCCESSFUL (status))
+    ex->body_mode = BODY_ERROR;
+  else if (g_strcmp0 (content_type, "text/event-stream") == 0)
+    {
+      ex->body_mode = BODY_STREAM;
+      ex->decoder = lctl_stream_decoder_new (ex->provider->dialect);
+      if (!ex->stream)
+        ex->assembled = lctl_ir_response_new ();
+    }
+  else
+    ex->body_mode = BODY_JSON;
+}
+
+static void
+upstream_chunk_cb (LctlUpstreamCall *call,
+                   GBytes           *chunk,
+                   gpointer          user_data)
+{
+  LctlExchange *ex = user_data;
+  gsize size;
+  const char *data = g_bytes_get_data (chunk, &size);
+
+  switch (ex->body_mode)
+    {
+    case BODY_ERROR:
+      if (ex->upstream_body->len < MAX_ERROR_BODY)
+        g_byte_array_append (ex->upstream_body, (const guint8 *) data, MIN (size, MAX_ERROR_BODY - ex->upstream_body->len));
+      return;
+    case BODY_JSON:
+      if (ex->upstream_body->len + size > ex->config->max_request_body * 4)
+        {
+          respond_new_error (ex, LCTL_IR_ERROR_API_ERROR, SOUP_STATUS_BAD_GATEWAY, "The upstream's answer is too large");
+          return;
+        }
+      g_byte_array_append (ex->upstream_body, (const guint8 *) data, size);
+      return;
+    case BODY_STREAM:
+      {
+        g_autoptr (GPtrArray) events = lctl_ir_event_array_new ();
+        g_autoptr (GError) error = NULL;
+        gboolean ok = lctl_stream_decoder_feed_bytes (ex->decoder, data, size, events, &error);
+
+        if (!handle_events (ex, events))
+          return;
+        if (!ok)
+          {
+            g_autoptr (LctlIrError) ir_error = lctl_ir_error_new (LCTL_IR_ERROR_API_ERROR, SOUP_STATUS_BAD_GATEWAY, error->message);
+
+            if (ex->committed)
+              respond_error (ex, ir_error);
+            else
+              attempt_failed (ex, ir_error);
+          }
+        return;
+      }
+    case BODY_NONE:
+    default:
+      return;
+    }
+}
+
+static void get_token (LctlExchange *ex,
+                       LctlToken    *rejected);
+
+static void
+upstream_done_cb (LctlUpstreamCall *call,
+                  const GError     *error,
+                  gpointer          user_data)
+{
+  g_autoptr (LctlExchange) ex = exchange_ref (user_data);
+
+  ex->call = NULL;
+  ex->upstream_done_us = g_get_monotonic_time ();
+
+  if (error != NULL)
+    {
+      LctlIrErrorType type = g_error_matches (error, LCTL_ERROR, LCTL_ERROR_TIMEOUT) ? LCTL_IR_ERROR_TIMEOUT : LCTL_IR_ERROR_API_ERROR;
+      unsigned status = type == LCTL_IR_ERROR_TIMEOUT ? SOUP_STATUS_GATEWAY_TIMEOUT : SOUP_STATUS_BAD_GATEWAY;
+      g_autofree char *message = g_strdup_printf ("%s: %s", ex->attempt.deployment->model, error->message);
+      g_autoptr (LctlIrError) ir_error = lctl_ir_error_new (type, status, message);
+
+      if (ex->committed)
+        {
+          if (ex->stream)
+            respond_error (ex, ir_error);
+          else
+            respond_error (ex, ir_error);
+          return;
+        }
+      /* A connection that broke before an answer is a connection failure. */
+      if (type == LCTL_IR_ERROR_API_ERROR)
+        ir_error->status = 0;
+      ex->upstream_status = 0;
+      attempt_failed (ex, ir_error);
+      if (ex->last_error != NULL && ex->last_error->status == 0)
+        ex->last_error->status = status;
+      return;
+    }
+
+  switch (ex->body_mode)
+    {
+    case BODY_ERROR:
+      {
+        g_autoptr (LctlIrError) ir_error = lctl_dialect_parse_error (ex->provider->dialect, ex->upstream_status,
+                                                                     (const char *) ex->upstream_body->data,
+                                                                     ex->upstream_body->len, ex->retry_after);
+
+        /* An OAuth token the upstream no longer takes: refresh once and
+         * try the same deployment again. */
+        if (ex->upstream_status == SOUP_STATUS_UNAUTHORIZED && ex->token != NULL && !ex->token_retried)
+          {
+            g_autoptr (LctlToken) rejected = g_steal_pointer (&ex->token);
+
+            ex->token_retried = TRUE;
+            ex->body_mode = BODY_NONE;
+            g_clear_pointer (&ex->upstream_body, g_byte_array_unref);
+            get_token (ex, rejected);
+            return;
+          }
+        attempt_failed (ex, ir_error);
+        return;
+      }
+    case BODY_JSON:
+      {
+        g_autoptr (GError) parse_error = NULL;
+        g_autoptr (LctlIrResponse) response = lctl_dialect_parse_response (ex->provider->dialect,
+                                                                           (const char *) ex->upstream_body->data,
+                                                                           ex->upstream_body->len, &parse_error);
+
+        if (response == NULL)
+          {
+            g_autofree char *message = g_strdup_printf ("Malformed answer from %s: %s",
+                                                        ex->attempt.deployment->model, parse_error->message);
+            g_autoptr (LctlIrError) ir_error = lctl_ir_error_new (LCTL_IR_ERROR_API_ERROR, SOUP_STATUS_BAD_GATEWAY, message);
+
+            attempt_failed (ex, ir_error);
+            return;
+          }
+        serve_response (ex, response);
+        return;
+      }
+    case BODY_STREAM:
+      {
+        g_autoptr (GPtrArray) events = lctl_ir_event_array_new ();
+
+        lctl_stream_decoder_finish (ex->decoder, events);
+        if (!handle_events (ex, events))
+          return;
+        if (!ex->committed)
+          {
+            /* The stream ended with nothing at all. */
+            g_autoptr (LctlIrError) ir_error = lctl_ir_error_new (LCTL_IR_ERROR_API_ERROR, SOUP_STATUS_BAD_GATEWAY,
+                                                                  "The upstream's stream ended without an answer");
+
+            attempt_failed (ex, ir_error);
+            return;
+          }
+        if (ex->stream)
+          finish_stream (ex);
+        else
+          {
+            g_autoptr (JsonNode) node = lctl_dialect_build_response (ex->client_dialect, ex->assembled, NULL);
+
+            lctl_tool_names_restore_response (ex->tool_names, ex->assembled);
+            respond_json (ex, SOUP_STATUS_OK, node, NULL);
+          }
+        return;
+      }
+    case BODY_NONE:
+    default:
+      attempt_failed (ex, &(LctlIrError){ .type = LCTL_IR_ERROR_API_ERROR, .status = SOUP_STATUS_BAD_GATEWAY, .message = (char *) "No answer" });
+      return;
+    }
+}
+
+static const LctlUpstreamCallbacks upstream_callbacks = {
+  .headers = upstream_headers_cb,
+  .chunk = upstream_chunk_cb,
+  .done = upstream_done_cb,
+};
+
+static double
+first_positive (double a,
+                double b,
+                double c)
+{
+  return a > 0 ? a : b > 0 ? b : c;
+}
+
+static double
+param_double (JsonObject *params,
+              const char *name,
+              double      fallback)
+{
+  JsonNode *node = params != NULL ? json_object_get_member (params, name) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
+    return fallback;
+  return json_node_get_double (node);
+}
+
+/* Builds the upstream body for this attempt. Returns NULL after answering
+ * the client (drop_params: false and a parameter the upstream can't take). */
+static GBytes *
+build_upstream_body (LctlExchange *ex,
+                     gboolean      upstream_stream)
+{
+  const LctlDeployment *deployment = ex->attempt.deployment;
+  const LctlProvider *provider = ex->provider;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  gsize size;
+  const char *data = g_bytes_get_data (ex->body, &size);
+
+  if (provider->dialect == ex->client_dialect && provider->prepare == NULL && !provider->sanitize_tool_names)
+    node = lctl_dialect_passthrough_request (provider->dialect, data, size, ex->attempt.upstream_model,
+                                             deployment->params, &error);
+  else
+    {
+      g_autoptr (LctlIrRequest) request = lctl_dialect_parse_request (ex->client_dialect, data, size, &error);
+      g_autoptr (GPtrArray) dropped = g_ptr_array_new_with_free_func (g_free);
+      LctlBuildOptions options = { .dropped = dropped };
+
+      if (request != NULL)
+        {
+          lctl_ir_request_apply_defaults (request, deployment->params);
+          request->stream = upstream_stream;
+          if (upstream_stream)
+            request->include_usage = TRUE;
+          lctl_provider_prepare_request (provider, request);
+          if (lctl_provider_sanitizes_tool_names (provider))
+            ex->tool_names = lctl_tool_names_sanitize_request (request);
+          node = lctl_dialect_build_request (provider->dialect, request, ex->attempt.upstream_model, &options, &error);
+        }
+      if (node != NULL && dropped->len > 0)
+        {
+          g_ptr_array_add (dropped, NULL);
+          if (!ex->config->drop_params)
+            {
+              g_autofree char *names = g_strjoinv (", ", (char **) dropped->pdata);
+              g_autofree char *message = g_strdup_printf ("%s does not support: %s (set litellm_settings.drop_params: true to drop them)",
+                                                          deployment->model, names);
+
+              respond_new_error (ex, LCTL_IR_ERROR_INVALID_REQUEST, SOUP_STATUS_BAD_REQUEST, message);
+              return NULL;
+            }
+          lctl_debug (LCTL_DEBUG_HTTP, "%s: dropped for %s: %s", ex->id, deployment->model,
+                      g_strjoinv (", ", (char **) dropped->pdata));
+        }
+    }
+
+  if (node == NULL)
+    {
+      respond_new_error (ex, LCTL_IR_ERROR_INVALID_REQUEST, SOUP_STATUS_BAD_REQUEST,
+                         error != NULL ? error->message : "Cannot translate the request");
+      return NULL;
+    }
+  /* LiteLLM's per-request routing field is ours, not the upstream's. */
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    json_object_remove_member (json_node_get_object (node), "fallbacks");
+  return lctl_dialect_node_to_bytes (node);
+}
+
+static void
+send_attempt (LctlExchange *ex)
+{
+  const LctlDeployment *deployment = ex->attempt.deployment;
+  const LctlProvider *provider = ex->provider;
+  /* The ChatGPT backend streams, whatever the client wants. */
+  gboolean upstream_stream = ex->stream || provider->dialect == LCTL_DIALECT_RESPONSES;
+  g_autoptr (GBytes) body = build_upstream_body (ex, upstream_stream);
+  g_autofree char *url = NULL;
+  g_autoptr (SoupMessage) msg = NULL;
+  LctlUpstreamTimeouts timeouts = { 0 };
+
+  if (body == NULL)
+    return;
+
+  url = lctl_provider_build_url (provider, deployment, ex->token, ex->attempt.upstream_model, upstream_stream);
+  msg = soup_message_new ("POST", url);
+  if (msg == NULL)
+    {
+      g_autofree char *message = g_strdup_printf ("%s: invalid upstream URL %s", deployment->model, url);
+      g_autoptr (LctlIrError) ir_error = lctl_ir_error_new (LCTL_IR_ERROR_API_ERROR, SOUP_STATUS_BAD_GATEWAY, message);
+
+      attempt_failed (ex, ir_error);
+      return;
+    }
+  lctl_provider_add_headers (provider, deployment, ex->token, soup_server_message_get_request_headers (ex->msg),
+                             soup_message_get_request_headers (msg), upstream_stream);
+  soup_message_set_request_body_from_bytes (msg, NULL, body);
+
+  timeouts.total = first_positive (deployment->timeout, ex->config->router.timeout, ex->config->request_timeout);
+  if (upstream_stream)
+    {
+      timeouts.first_byte = first_positive (deployment->stream_timeout, ex->config->router.stream_timeout, 0);
+      timeouts.idle = param_double (deployment->params, "stream_idle_timeout", DEFAULT_STREAM_IDLE_TIMEOUT);
+    }
+
+  lctl_debug (LCTL_DEBUG_HTTP, "%s: POST %s (%s, attempt %u)", ex->id, url, deployment->model, ex->attempt.index);
+  if (ex->first_upstream_send_us == 0)
+    ex->first_upstream_send_us = g_get_monotonic_time ();
+  ex->call = lctl_upstream_send (ex->proxy->upstream, msg, &timeouts, ex->cancellable, &upstream_callbacks, ex);
+}
+
+static void
+token_cb (GObject      *source,
+          GAsyncResult *result,
+          gpointer      user_data)
+{
+  g_autoptr (LctlExchange) ex = user_data;
+  g_autoptr (GError) error = NULL;
+  LctlToken *token = lctl_token_source_get_token_finish (LCTL_TOKEN_SOURCE (source), result, &error);
+
+  if (ex->finished || !ex->attempt_open)
+    {
+      g_clear_pointer (&token, lctl_token_unref);
+      return;
+    }
+  if (token == NULL)
+    {
+      g_autofree char *message = g_strdup_printf ("%s: %s", ex->attempt.deployment->model, error->message);
+      g_autoptr (LctlIrError) ir_error = lctl_ir_error_new (LCTL_IR_ERROR_AUTHENTICATION, SOUP_STATUS_UNAUTHORIZED, message);
+
+      attempt_failed (ex, ir_error);
+      return;
+    }
+  ex->token = token;
+  send_attempt (ex);
+}
+
+static void
+get_token (LctlExchange *ex,
+           LctlToken    *rejected)
+{
+  lctl_token_source_get_token_async (ex->proxy->tokens, ex->provider->token_provider, rejected,
+                                     ex->cancellable, token_cb, exchange_ref (ex));
+}
+
+static void
+serve_mock (LctlExchange *ex)
+{
+  g_autoptr (LctlIrResponse) response = lctl_ir_mock_response (ex->request, ex->attempt.deployment->mock_response);
+
+  ex->upstream_status = SOUP_STATUS_OK;
+  serve_response (ex, response);
+}
+
+static void
+start_attempt (LctlExchange *ex)
+{
+  const LctlDeployment *deployment = ex->attempt.deployment;
+
+  ex->attempt_open = TRUE;
+  ex->attempt_started_us = g_get_monotonic_time ();
+
+  if (deployment->mock_response != NULL)
+    {
+      serve_mock (ex);
+      return;
+    }
+
+  ex->provider = lctl_provider_lookup (deployment->provider);
+  if (ex->provider == NULL)
+    {
+      g_autofree char *message = g_strdup_printf ("Unknown provider “%s” in %s", deployment->provider, deployment->model);
+      g_autoptr (LctlIrError) ir_error = lctl_ir_error_new (LCTL_IR_ERROR_INVALID_REQUEST, SOUP_STATUS_BAD_REQUEST, message);
+
+      ir_error->status = SOUP_STATUS_NOT_IMPLEMENTED;
+      attempt_failed (ex, ir_error);
+      return;
+    }
+
+  if (ex->provider->token_provider != NULL)
+    {
+      if (ex->proxy->tokens == NULL)
+        {
+          g_autofree char *message = g_strdup_printf ("%s needs a %s login, and no account store is available",
+                                                      deployment->model, ex->provider->token_provider);
+          g_autoptr (LctlIrError) ir_error = lctl_ir_error_new (LCTL_IR_ERROR_AUTHENTICATION, SOUP_STATUS_UNAUTHORIZED, message);
+
+          attempt_failed (ex, ir_error);
+          return;
+        }
+      get_token (ex, NULL);
+      return;
+    }
+  send_attempt (ex);
+}
+
+static gboolean
+wait_done_cb (gpointer user_data)
+{
+  LctlExchange *ex = user_data;
+
+  ex->wait_source_id = 0;
+  start_attempt (ex);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+next_attempt (LctlExchange *ex)
+{
+  if (ex->finished)
+    return;
+  if (!lctl_route_plan_next (ex->plan, &ex->attempt))
+    {
+      if (ex->last_error != NULL)
+        {
+          g_autoptr (LctlIrError) error = g_steal_pointer (&ex->last_error);
+
+          respond_error (ex, error);
+        }
+      else
+        respond_new_error (ex, LCTL_IR_ERROR_API_ERROR, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                           "No deployment of this model is available");
+      return;
+    }
+  if (ex->attempt.wait_ms > 0)
+    {
+      lctl_debug (LCTL_DEBUG_ROUTER, "%s: waiting %u ms before %s", ex->id, ex->attempt.wait_ms,
+                  ex->attempt.deployment->model);
+      ex->wait_source_id = g_timeout_add (ex->attempt.wait_ms, wait_done_cb, ex);
+      return;
+    }
+  start_attempt (ex);
+}
+
+/* -------------------------------------------------------------------- */
+/* Entry                                                                 */
+
+static void
+client_disconnected_cb (SoupServerMessage *msg,
+                        gpointer           user_data)
+{
+  LctlExchange *ex = user_data;
+
+  if (ex->finished)
+    return;
+  lctl_debug (LCTL_DEBUG_HTTP, "%s: client went away", ex->id);
+  ex->client_gone = TRUE;
+  finish (ex);
+}
+
+static void
+serve_count_tokens (LctlExchange *ex)
+{
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
+  g_autoptr (JsonNode) node = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "input_tokens");
+  json_builder_add_int_value (builder, lctl_count_tokens_request (ex->request));
+  json_builder_end_object (builder);
+  node = json_builder_get_root (builder);
+  respond_json (ex, SOUP_STATUS_OK, node, NULL);
+}
+
+void
+lctl_proxy_handle (LctlServer        *server,
+                   SoupServerMessage *msg,
+                   LctlEndpoint       endpoint,
+                   LctlConfig        *config,
+                   gpointer           user_data)
+{
+  LctlProxy *self = LCTL_PROXY (user_data);
+  LctlExchange *ex = g_rc_box_new0 (LctlExchange);
+  SoupMessageBody *request_body = soup_server_message_get_request_body (msg);
+  g_autoptr (GBytes) flattened = soup_message_body_flatten (request_body);
+  g_autoptr (GError) error = NULL;
+  JsonNode *fallbacks;
+
+  ex->proxy = g_object_ref (self);
+  ex->msg = g_object_ref (msg);
+  ex->endpoint = endpoint;
+  ex->client_dialect = dialect_for_endpoint (endpoint);
+  ex->config = lctl_config_ref (config);
+  ex->id = g_strdup_printf ("req_%" G_GINT64_MODIFIER "x%04" G_GINT64_MODIFIER "x",
+                            g_get_real_time () / 1000, ++self->next_request_id % 0x10000);
+  ex->started_us = g_get_monotonic_time ();
+  ex->cancellable = g_cancellable_new ();
+  ex->pending_events = lctl_ir_event_array_new ();
+  ex->body = g_steal_pointer (&flattened);
+  ex->status = SOUP_STATUS_OK;
+
+  soup_server_message_pause (msg);
+  ex->disconnected_id = g_signal_connect (msg, "disconnected", G_CALLBACK (client_disconnected_cb), ex);
+  if (self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable))
+    {
+      respond_new_error (ex, LCTL_IR_ERROR_OVERLOADED, SOUP_STATUS_SERVICE_UNAVAILABLE, "The proxy is shutting down");
+      return;
+    }
+
+  ex->request = lctl_dialect_parse_request (ex->client_dialect, g_bytes_get_data (ex->body, NULL),
+                                            g_bytes_get_size (ex->body), &error);
+  if (ex->request == NULL)
+    {
+      g_autoptr (LctlIrError) ir_error = lctl_ir_error_from_gerror (error);
+
+      respond_error (ex, ir_error);
+      return;
+    }
+  ex->stream = ex->request->stream;
+
+  if (endpoint == LCTL_ENDPOINT_ANTHROPIC_COUNT_TOKENS)
+    {
+      ex->stream = FALSE;
+      serve_count_tokens (ex);
+      return;
+    }
+
+  fallbacks = ex->request->extras != NULL ? json_object_get_member (ex->request->extras, "fallbacks") : NULL;
+  ex->plan = lctl_router_plan (self->router, config, ex->request->model, fallbacks, &error);
+  if (ex->plan == NULL)
+    {
+      g_autoptr (LctlIrError) ir_error = lctl_ir_error_new (LCTL_IR_ERROR_NOT_FOUND, SOUP_STATUS_NOT_FOUND, error->message);
+
+      ir_error->code = g_strdup ("model_not_found");
+      respond_error (ex, ir_error);
+      return;
+    }
+
+  if (ex->stream)
+    ex->ping_source_id = g_timeout_add (self->ping_interval_ms, ping_cb, ex);
+  next_attempt (ex);
+}
+
+static void
+lctl_proxy_dispose (GObject *object)
+{
+  LctlProxy *self = LCTL_PROXY (object);
+
+  g_clear_object (&self->router);
+  g_clear_object (&self->upstream);
+  g_clear_object (&self->tokens);
+  g_clear_object (&self->cancellable);
+
+  G_OBJECT_CLASS (lctl_proxy_parent_class)->dispose (object);
+}
+
+static void
+lctl_proxy_class_init (LctlProxyClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = lctl_proxy_dispose;
+
+  /**
+   * LctlProxy::request-finished:
+   * @route: (type GVariant): An `a{sv}` as in the RequestFinished D-Bus
+   *   signal.
+   */
+  signals[SIGNAL_REQUEST_FINISHED] = g_signal_new ("request-finished", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                                   0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_VARIANT);
+}
+
+static void
+lctl_proxy_init (LctlProxy *self)
+{
+  const char *ping = g_getenv ("LITELLMCTL_PING_INTERVAL_MS");
+  guint64 value;
+
+  self->ping_interval_ms = DEFAULT_PING_INTERVAL_MS;
+  if (ping != NULL && g_ascii_string_to_unsigned (ping, 10, 10, G_MAXUINT, &value, NULL))
+    self->ping_interval_ms = value;
+}
+
+LctlProxy *
+lctl_proxy_new (LctlRouter      *router,
+                LctlUpstream    *upstream,
+                LctlTokenSource *tokens,
+                GCancellable    *cancellable)
+{
+  LctlProxy *self = g_object_new (LCTL_TYPE_PROXY, NULL);
+
+  self->router = g_object_ref (router);
+  self->upstream = g_object_ref (upstream);
+  self->tokens = tokens != NULL ? g_object_ref (tokens) : NULL;
+  self->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
+  return self;
+}
+
+void
+lctl_proxy_set_token_source (LctlProxy       *self,
+                             LctlTokenSource *tokens)
+{
+  g_return_if_fail (LCTL_IS_PROXY (self));
+
+  g_set_object (&self->tokens, tokens);
+}
