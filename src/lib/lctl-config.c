@@ -203,8 +203,12 @@ set_parser_error (LctlYamlBuilder *b,
                           "found a tab character; expected spaces for indentation%s",
                           context != NULL ? context : "");
           else
-            set_error_at (error, b->path, (int)mark->line + 1, (int)mark->column + 1, "%s%s", problem,
-                          context != NULL ? context : "");
+            set_error_at (error, b->path, (int)mark->line + 1, (int)mark->column + 1, "%s%s%s", problem,
+                          context != NULL ? context : "",
+                          /* Nearly always a line indented differently from its siblings. */
+                          g_str_equal (problem, "did not find expected key") || g_str_equal (problem, "mapping values are not allowed in this context") || g_str_equal (problem, "did not find expected '-' indicator")
+                              ? "; check the indentation of this line"
+                              : "");
           return;
         }
     }
