@@ -802,3 +802,138 @@ lctl_credential_normalize (JsonObject *record)
   if (expires_at > 0)
     json_object_set_int_member (record, "expires_at", expires_at);
 }
+
+/**
+ * lctl_oauth_token_url:
+ * @provider: A provider key.
+ *
+ * Returns: (transfer full): The provider's token endpoint (code exchange,
+ *   device-code polling and refresh).
+ */
+char *
+lctl_oauth_token_url (const char *provider)
+{
+  if (g_str_equal (provider, "chatgpt"))
+    return lctl_oauth_url ("LITELLMCTL_CHATGPT_AUTH_BASE", "https://auth.openai.com", "/oauth/token");
+  if (g_str_equal (provider, "gemini_cli"))
+    return lctl_oauth_url ("LITELLMCTL_GEMINI_AUTH_BASE", "https://oauth2.googleapis.com", "/token");
+  if (g_str_equal (provider, "qwen_portal"))
+    return lctl_oauth_url ("LITELLMCTL_QWEN_AUTH_BASE", "https://chat.qwen.ai", "/api/v1/oauth2/token");
+  if (g_getenv ("LITELLMCTL_KIMI_AUTH_BASE") == NULL && g_getenv ("KIMI_CODE_OAUTH_HOST") != NULL)
+    return lctl_oauth_url ("KIMI_CODE_OAUTH_HOST", "https://auth.kimi.com", "/api/oauth/token");
+  return lctl_oauth_url ("LITELLMCTL_KIMI_AUTH_BASE", "https://auth.kimi.com", "/api/oauth/token");
+}
+
+static const char *
+chatgpt_account_id (JsonObject *claims)
+{
+  JsonNode *node = claims != NULL ? json_object_get_member (claims, "https://api.openai.com/auth") : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    return NULL;
+  return lctl_credential_get_string (json_node_get_object (node), "chatgpt_account_id");
+}
+
+static gint64
+reply_expires_in (JsonObject *reply,
+                  gint64      fallback)
+{
+  JsonNode *node = json_object_get_member (reply, "expires_in");
+
+  if (node != NULL && JSON_NODE_HOLDS_VALUE (node))
+    {
+      GType type = json_node_get_value_type (node);
+
+      if (type == G_TYPE_INT64 && json_node_get_int (node) > 0)
+        return json_node_get_int (node);
+      if (type == G_TYPE_DOUBLE && json_node_get_double (node) > 0)
+        return (gint64) json_node_get_double (node);
+      if (type == G_TYPE_STRING)
+        {
+          gint64 v = g_ascii_strtoll (json_node_get_string (node), NULL, 10);
+
+          if (v > 0)
+            return v;
+        }
+    }
+  return fallback;
+}
+
+/**
+ * lctl_credential_apply_token_reply:
+ * @provider: A provider key.
+ * @record: The credential record to update.
+ * @reply: A token endpoint's successful answer.
+ *
+ * Merges a token answer (code exchange, device code or refresh) into
+ * @record per provider (PROTOCOLS.md §1.2–1.5): a refresh token is replaced
+ * only when a new one came (rotation), other stored fields are kept.
+ *
+ * Returns: %FALSE if @reply holds no access token.
+ */
+gboolean
+lctl_credential_apply_token_reply (const char *provider,
+                                   JsonObject *record,
+                                   JsonObject *reply)
+{
+  const char *access_token = lctl_credential_get_string (reply, "access_token");
+  const char *refresh_token = lctl_credential_get_string (reply, "refresh_token");
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  if (access_token == NULL)
+    return FALSE;
+  json_object_set_string_member (record, "access_token", access_token);
+  if (refresh_token != NULL)
+    json_object_set_string_member (record, "refresh_token", refresh_token);
+
+  if (g_str_equal (provider, "chatgpt"))
+    {
+      g_autoptr (JsonObject) claims = lctl_oauth_jwt_decode (access_token);
+      g_autoptr (JsonObject) id_claims = NULL;
+      const char *id_token = lctl_credential_get_string (reply, "id_token");
+      const char *account_id;
+      gint64 exp = 0;
+
+      if (id_token != NULL)
+        json_object_set_string_member (record, "id_token", id_token);
+      id_claims = lctl_oauth_jwt_decode (lctl_credential_get_string (record, "id_token"));
+      if (claims != NULL && json_object_has_member (claims, "exp"))
+        exp = (gint64) json_object_get_double_member_with_default (claims, "exp", 0);
+      json_object_set_int_member (record, "expires_at",
+                                  exp > 0 ? exp : now + reply_expires_in (reply, 3600));
+      account_id = chatgpt_account_id (claims);
+      if (account_id == NULL)
+        account_id = chatgpt_account_id (id_claims);
+      if (account_id != NULL)
+        json_object_set_string_member (record, "account_id", account_id);
+      if (id_claims != NULL && lctl_credential_get_string (id_claims, "email") != NULL)
+        json_object_set_string_member (record, "email", lctl_credential_get_string (id_claims, "email"));
+    }
+  else if (g_str_equal (provider, "kimi_code"))
+    {
+      json_object_set_int_member (record, "expires_at", now + reply_expires_in (reply, 900));
+      json_object_set_string_member (record, "scope",
+                                     lctl_credential_get_string (reply, "scope") != NULL
+                                         ? lctl_credential_get_string (reply, "scope")
+                                         : "kimi-code");
+      json_object_set_string_member (record, "token_type",
+                                     lctl_credential_get_string (reply, "token_type") != NULL
+                                         ? lctl_credential_get_string (reply, "token_type")
+                                         : "Bearer");
+    }
+  else
+    {
+      json_object_set_int_member (record, "expires_at", now + reply_expires_in (reply, 3600));
+      if (g_str_equal (provider, "qwen_portal"))
+        {
+          if (lctl_credential_get_string (reply, "resource_url") != NULL)
+            json_object_set_string_member (record, "resource_url",
+                                           lctl_credential_get_string (reply, "resource_url"));
+          json_object_set_string_member (record, "token_type",
+                                         lctl_credential_get_string (reply, "token_type") != NULL
+                                             ? lctl_credential_get_string (reply, "token_type")
+                                             : "Bearer");
+        }
+    }
+  return TRUE;
+}

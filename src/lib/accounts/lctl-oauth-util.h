@@ -79,5 +79,9 @@ char *lctl_credential_to_string (JsonObject *record,
 JsonObject *lctl_credential_from_string (const char *json,
                                          GError    **error);
 void lctl_credential_normalize (JsonObject *record);
+gboolean lctl_credential_apply_token_reply (const char *provider,
+                                            JsonObject *record,
+                                            JsonObject *reply);
+char *lctl_oauth_token_url (const char *provider);
 
 G_END_DECLS
