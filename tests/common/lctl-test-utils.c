@@ -76,7 +76,7 @@ lctl_test_init (int    *argc,
       g_setenv (dirs[i][0], path, TRUE);
     }
 
-  g_test_init (argc, argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+  g_test_init (argc, argv, NULL);
   return test_tmpdir;
 }
 

@@ -151,6 +151,8 @@ main (int   argc,
       char *argv[])
 {
   lctl_test_init (&argc, &argv);
+  /* Maps io.github.litellmctl.Error.* replies back to LCTL_ERROR. */
+  lctl_error_quark ();
 
   g_test_add_func ("/manager/api", test_manager_api);
 
