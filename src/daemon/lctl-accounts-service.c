@@ -210,8 +210,14 @@ login_run_cb (GObject      *source,
     }
   lctl_dbus_accounts_emit_login_progress (LCTL_DBUS_ACCOUNTS (run->self), lctl_login_flow_get_id (run->flow),
                                           "Storing the credential...");
-  lctl_account_manager_add_async (run->self->manager, lctl_login_flow_get_provider (run->flow), record,
-                                  run->self->cancellable, login_stored_cb, g_steal_pointer (&run));
+  {
+    LctlAccountsService *self = run->self;
+    const char *provider = lctl_login_flow_get_provider (run->flow);
+
+    /* The run moves into the callback: read what we need first. */
+    lctl_account_manager_add_async (self->manager, provider, record, self->cancellable,
+                                    login_stored_cb, g_steal_pointer (&run));
+  }
 }
 
 static gboolean

@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "lctl-accounts-service.h"
 #include "lctl-application.h"
 #include "lctl-debug.h"
 #include "lctl-error.h"
 #include "lctl-manager.h"
+#include "lctl-proxy.h"
 
 #define DEFAULT_PORT       4000
 #define DEFAULT_HOST       "127.0.0.1"
@@ -42,9 +44,13 @@ struct _LctlApplication
   char    *config_path;
   char    *config_error;
 
-  LctlServer   *server;
-  LctlManager  *manager;
-  GCancellable *cancellable;
+  LctlServer          *server;
+  LctlRouter          *router;
+  LctlUpstream        *upstream;
+  LctlProxy           *proxy;
+  LctlAccountsService *accounts;
+  LctlManager         *manager;
+  GCancellable        *cancellable;
 
   GFileMonitor *config_monitor;
   GFileMonitor *default_dir_monitor;
@@ -124,6 +130,7 @@ load_config (LctlApplication *self,
   log_config_warnings (config);
   g_free (self->config_path);
   self->config_path = g_steal_pointer (&path);
+  lctl_upstream_configure (self->upstream, config);
   lctl_server_set_config (self->server, config);
   set_config_error (self, NULL);
 
@@ -445,6 +452,8 @@ lctl_application_dbus_register (GApplication    *application,
 
   self->manager = lctl_manager_new (self);
   return g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->manager),
+                                           connection, OBJECT_PATH, error) &&
+         g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->accounts),
                                            connection, OBJECT_PATH, error);
 }
 
@@ -458,6 +467,8 @@ lctl_application_dbus_unregister (GApplication    *application,
   if (self->manager != NULL)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->manager));
   g_clear_object (&self->manager);
+  if (g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (self->accounts)) != NULL)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->accounts));
 
   G_APPLICATION_CLASS (lctl_application_parent_class)->dbus_unregister (application, connection, object_path);
 }
@@ -546,7 +557,13 @@ lctl_application_dispose (GObject *object)
   LctlApplication *self = LCTL_APPLICATION (object);
 
   g_clear_signal_handler (&self->idle_handler_id, self->server);
+  if (self->server != NULL)
+    lctl_server_set_proxy_func (self->server, NULL, NULL);
   g_clear_object (&self->server);
+  g_clear_object (&self->proxy);
+  g_clear_object (&self->accounts);
+  g_clear_object (&self->upstream);
+  g_clear_object (&self->router);
   g_clear_object (&self->manager);
   g_clear_object (&self->cancellable);
 
@@ -607,6 +624,13 @@ lctl_application_init (LctlApplication *self)
   self->config_error = g_strdup ("");
   self->cancellable = g_cancellable_new ();
   self->server = lctl_server_new ();
+  self->router = lctl_router_new ();
+  self->upstream = lctl_upstream_new ();
+  self->accounts = lctl_accounts_service_new ();
+  self->proxy = lctl_proxy_new (self->router, self->upstream,
+                                lctl_accounts_service_get_token_source (self->accounts),
+                                self->cancellable);
+  lctl_server_set_proxy_func (self->server, lctl_proxy_handle, self->proxy);
   self->idle_handler_id = g_signal_connect (self->server, "idle", G_CALLBACK (server_idle_cb), self);
 }
 
@@ -657,6 +681,22 @@ lctl_application_get_started_at (LctlApplication *self)
   g_return_val_if_fail (LCTL_IS_APPLICATION (self), 0);
 
   return self->started_at;
+}
+
+LctlRouter *
+lctl_application_get_router (LctlApplication *self)
+{
+  g_return_val_if_fail (LCTL_IS_APPLICATION (self), NULL);
+
+  return self->router;
+}
+
+LctlProxy *
+lctl_application_get_proxy (LctlApplication *self)
+{
+  g_return_val_if_fail (LCTL_IS_APPLICATION (self), NULL);
+
+  return self->proxy;
 }
 
 GCancellable *

@@ -7,6 +7,8 @@
 #include <gio/gio.h>
 
 #include "lctl-config.h"
+#include "lctl-proxy.h"
+#include "lctl-router.h"
 #include "lctl-server.h"
 
 G_BEGIN_DECLS
@@ -24,5 +26,7 @@ const char      *lctl_application_get_config_path (LctlApplication *self);
 const char      *lctl_application_get_config_error (LctlApplication *self);
 gint64           lctl_application_get_started_at (LctlApplication *self);
 GCancellable    *lctl_application_get_cancellable (LctlApplication *self);
+LctlRouter      *lctl_application_get_router (LctlApplication *self);
+LctlProxy       *lctl_application_get_proxy (LctlApplication *self);
 
 G_END_DECLS

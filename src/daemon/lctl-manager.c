@@ -65,29 +65,14 @@ static gboolean
 handle_list_models (LctlDBusManager       *manager,
                     GDBusMethodInvocation *invocation)
 {
-  LctlManager    *self = LCTL_MANAGER (manager);
-  LctlConfig     *config = lctl_server_get_config (lctl_application_get_server (self->application));
-  GVariantBuilder builder;
+  LctlManager *self = LCTL_MANAGER (manager);
+  LctlConfig *config = lctl_server_get_config (lctl_application_get_server (self->application));
 
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
-  for (unsigned i = 0; config != NULL && i < config->deployments->len; i++)
-    {
-      const LctlDeployment *deployment = g_ptr_array_index (config->deployments, i);
-
-      g_variant_builder_open (&builder, G_VARIANT_TYPE_VARDICT);
-      g_variant_builder_add (&builder, "{sv}", "name", g_variant_new_string (deployment->model_name));
-      g_variant_builder_add (&builder, "{sv}", "provider", g_variant_new_string (deployment->provider));
-      g_variant_builder_add (&builder, "{sv}", "model", g_variant_new_string (deployment->upstream_model));
-      g_variant_builder_add (&builder, "{sv}", "api-base",
-                             g_variant_new_string (deployment->api_base != NULL ? deployment->api_base : ""));
-      g_variant_builder_add (&builder, "{sv}", "deployment", g_variant_new_string (deployment->id));
-      g_variant_builder_add (&builder, "{sv}", "state", g_variant_new_string ("ok"));
-      g_variant_builder_add (&builder, "{sv}", "cooldown-until", g_variant_new_int64 (0));
-      g_variant_builder_add (&builder, "{sv}", "fails", g_variant_new_uint32 (0));
-      g_variant_builder_close (&builder);
-    }
-
-  lctl_dbus_manager_complete_list_models (manager, invocation, g_variant_builder_end (&builder));
+  if (config == NULL)
+    lctl_dbus_manager_complete_list_models (manager, invocation, g_variant_new ("aa{sv}", NULL));
+  else
+    lctl_dbus_manager_complete_list_models (manager, invocation,
+                                            lctl_router_list_states (lctl_application_get_router (self->application), config));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -110,6 +95,9 @@ handle_reset_cooldowns (LctlDBusManager       *manager,
                         GDBusMethodInvocation *invocation,
                         const char            *model)
 {
+  LctlManager *self = LCTL_MANAGER (manager);
+
+  lctl_router_reset_cooldowns (lctl_application_get_router (self->application), *model != '\0' ? model : NULL);
   lctl_dbus_manager_complete_reset_cooldowns (manager, invocation);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -135,14 +123,51 @@ lctl_manager_iface_init (LctlDBusManagerIface *iface)
   iface->handle_quit = handle_quit;
 }
 
+static void lctl_manager_dispose (GObject *object);
+
 static void
 lctl_manager_class_init (LctlManagerClass *klass)
 {
+  G_OBJECT_CLASS (klass)->dispose = lctl_manager_dispose;
 }
 
 static void
 lctl_manager_init (LctlManager *self)
 {
+}
+
+static void
+request_finished_cb (LctlProxy *proxy,
+                     GVariant  *route,
+                     gpointer   user_data)
+{
+  lctl_dbus_manager_emit_request_finished (LCTL_DBUS_MANAGER (user_data), route);
+}
+
+static void
+deployment_state_changed_cb (LctlRouter *router,
+                             const char *model,
+                             const char *deployment,
+                             const char *state,
+                             gint64      until,
+                             gpointer    user_data)
+{
+  lctl_dbus_manager_emit_deployment_state_changed (LCTL_DBUS_MANAGER (user_data), model, deployment, state, until);
+}
+
+static void
+lctl_manager_dispose (GObject *object)
+{
+  LctlManager *self = LCTL_MANAGER (object);
+
+  if (self->application != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (lctl_application_get_proxy (self->application), self);
+      g_signal_handlers_disconnect_by_data (lctl_application_get_router (self->application), self);
+      self->application = NULL;
+    }
+
+  G_OBJECT_CLASS (lctl_manager_parent_class)->dispose (object);
 }
 
 LctlManager *
@@ -151,6 +176,10 @@ lctl_manager_new (LctlApplication *application)
   LctlManager *self = g_object_new (LCTL_TYPE_MANAGER, NULL);
 
   self->application = application;
+  g_signal_connect_object (lctl_application_get_proxy (application), "request-finished",
+                           G_CALLBACK (request_finished_cb), self, 0);
+  g_signal_connect_object (lctl_application_get_router (application), "deployment-state-changed",
+                           G_CALLBACK (deployment_state_changed_cb), self, 0);
   lctl_dbus_manager_set_version (LCTL_DBUS_MANAGER (self), PACKAGE_VERSION);
   lctl_manager_sync (self);
   return self;
