@@ -268,7 +268,7 @@ emit_finished (LctlExchange *ex)
                                           : g_variant_new ("aa{sv}", NULL));
   g_signal_emit (ex->proxy, signals[SIGNAL_REQUEST_FINISHED], 0, g_variant_builder_end (&builder));
 
-  g_message ("%s %s %s → %s %u %.1f ms%s%s",
+  g_message ("%s %s %s -> %s %u %.1f ms%s%s",
              ex->id, lctl_dialect_to_string (ex->client_dialect),
              ex->request != NULL && ex->request->model != NULL ? ex->request->model : "-",
              served != NULL ? served->deployment_model : "-",
@@ -821,14 +821,6 @@ static const LctlUpstreamCallbacks upstream_callbacks = {
 };
 
 static double
-first_positive (double a,
-                double b,
-                double c)
-{
-  return a > 0 ? a : b > 0 ? b : c;
-}
-
-static double
 param_double (JsonObject *params,
               const char *name,
               double      fallback)
@@ -931,12 +923,11 @@ send_attempt (LctlExchange *ex)
                              soup_message_get_request_headers (msg), upstream_stream);
   soup_message_set_request_body_from_bytes (msg, NULL, body);
 
-  timeouts.total = first_positive (deployment->timeout, ex->config->router.timeout, ex->config->request_timeout);
+  lctl_router_deployment_timeouts (ex->config, deployment, &timeouts.total, &timeouts.first_byte);
   if (upstream_stream)
-    {
-      timeouts.first_byte = first_positive (deployment->stream_timeout, ex->config->router.stream_timeout, 0);
-      timeouts.idle = param_double (deployment->params, "stream_idle_timeout", DEFAULT_STREAM_IDLE_TIMEOUT);
-    }
+    timeouts.idle = param_double (deployment->params, "stream_idle_timeout", DEFAULT_STREAM_IDLE_TIMEOUT);
+  else
+    timeouts.first_byte = 0;
 
   lctl_debug (LCTL_DEBUG_HTTP, "%s: POST %s (%s, attempt %u)", ex->id, url, deployment->model, ex->attempt.index);
   if (ex->first_upstream_send_us == 0)
@@ -1046,15 +1037,22 @@ next_attempt (LctlExchange *ex)
     return;
   if (!lctl_route_plan_next (ex->plan, &ex->attempt))
     {
-      if (ex->last_error != NULL)
-        {
-          g_autoptr (LctlIrError) error = g_steal_pointer (&ex->last_error);
+      g_autoptr (LctlIrError) error = g_steal_pointer (&ex->last_error);
+      LctlRouteOutcome last;
+      gboolean known = lctl_route_plan_get_last_failure (ex->plan, &last);
 
-          respond_error (ex, error);
+      if (error == NULL)
+        {
+          /* Nothing was tried: every deployment is cooling down. */
+          error = lctl_ir_error_new (known && last.kind == LCTL_ROUTE_FAILURE_RATE_LIMIT ? LCTL_IR_ERROR_RATE_LIMIT : LCTL_IR_ERROR_OVERLOADED,
+                                     known && last.status != 0 ? last.status : SOUP_STATUS_SERVICE_UNAVAILABLE,
+                                     "Every deployment of this model is cooling down after failures; try again later");
         }
-      else
-        respond_new_error (ex, LCTL_IR_ERROR_API_ERROR, SOUP_STATUS_SERVICE_UNAVAILABLE,
-                           "No deployment of this model is available");
+      /* The router caps what an upstream asked for: pass on when it will
+       * really take requests again. */
+      if (known && last.retry_after > 0)
+        error->retry_after = last.retry_after;
+      respond_error (ex, error);
       return;
     }
   if (ex->attempt.wait_ms > 0)
