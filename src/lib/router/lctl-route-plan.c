@@ -742,6 +742,13 @@ lctl_route_plan_report (LctlRoutePlan *self,
 
   self->has_failure = TRUE;
   self->last_failure = *outcome;
+  /* What the client is told to wait: never more than we bench anything. */
+  {
+    const LctlRouterSettings *settings = &self->config->router;
+    double max_cooldown = settings->max_cooldown_time > 0 ? settings->max_cooldown_time : 60.0;
+
+    self->last_failure.retry_after = CLAMP (outcome->retry_after, 0, max_cooldown);
+  }
   g_free (self->last_failure_error);
   self->last_failure_error = g_strdup (record->error);
   self->last_failure.error = self->last_failure_error;
@@ -849,8 +856,10 @@ lctl_route_plan_get_served (LctlRoutePlan *self)
  * @out: (out caller-allocates): The last failure; @out->error is borrowed.
  *
  * The error to give the client when the plan ended without serving: the
- * last attempt's, or, when every deployment was cooling down and nothing
- * was tried, a 429 whose @retry_after says when the first one comes back.
+ * last attempt's (its @retry_after capped at `max_cooldown_time`, so it can
+ * be passed on as the client's `retry-after`), or, when every deployment
+ * was cooling down and nothing was tried, a 429 whose @retry_after says
+ * when the first one comes back.
  *
  * Returns: Whether there was a failure.
  */
