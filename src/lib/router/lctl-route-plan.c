@@ -13,6 +13,36 @@
 #include "lctl-route-plan.h"
 #include "lctl-router-private.h"
 
+/* How a request is routed (LiteLLM's semantics, with the fixes users asked
+ * for marked "unlike LiteLLM"):
+ *
+ * - The requested model resolves to a group (alias, exact, undated, glob).
+ * - Within a group: up to 1 + num_retries attempts. A deployment not yet
+ *   tried by this request and not cooling down is picked by the routing
+ *   strategy and tried at once; trying the same one again waits
+ *   max (retry_after, upstream Retry-After), capped by max_cooldown_time.
+ *   Only connection errors, timeouts, 429, 5xx and 529 are retried; 401,
+ *   403, 404, context-window and content-policy errors go straight to the
+ *   fallbacks; any other 400 ends the request (no deployment will take a
+ *   malformed request).
+ * - A group whose deployments are all cooling down is skipped at once.
+ * - Fallbacks: after a group is done, its chain (context_window_fallbacks
+ *   or content_policy_fallbacks for those errors when the group has one,
+ *   else the body's `fallbacks`, else router_settings.fallbacks, else the
+ *   "*" entry) is walked in order, depth-first into fallbacks of fallbacks,
+ *   each group with its own retries; a group is never visited twice, and
+ *   no chain is followed from a group max_fallbacks levels deep.
+ * - Cooldowns (lctl-router.c): more than allowed_fails counted failures
+ *   within cooldown_time bench a deployment for cooldown_time; unlike
+ *   LiteLLM, connection errors and timeouts count, an upstream Retry-After
+ *   longer than cooldown_time benches it at once for that long, always
+ *   capped by max_cooldown_time, and a success ends a cooldown.
+ * - After lctl_route_plan_commit() (first byte to the client) nothing is
+ *   retried or replaced; failures only update health.
+ * - When nothing could even be tried (everything cooling down) the plan
+ *   fails with a 429 whose retry_after says when the first comes back.
+ */
+
 typedef enum
 {
   STRATEGY_SIMPLE_SHUFFLE,
