@@ -639,6 +639,14 @@ test_cooldown_spread (Fixture *fixture,
   /* Never three within 10 s. */
   g_assert_false (status_of (fixture, config, "a").cooling_down);
   g_assert_cmpuint (fixture->events->len, ==, 0);
+
+  /* Failures exactly one window apart are still within it. */
+  config->router.allowed_fails = 1;
+  lctl_router_reset_cooldowns (fixture->router, NULL);
+  g_free (route (fixture, config, "a", faults, 0, NULL));
+  fake_clock_advance (&fixture->clock, 10);
+  g_free (route (fixture, config, "a", faults, 0, NULL));
+  g_assert_true (status_of (fixture, config, "a").cooling_down);
 }
 
 static void
@@ -1404,6 +1412,54 @@ test_cooldown_ignores_client_errors (Fixture *fixture,
   }
 }
 
+/* The client is told to come back when we would try again, not in a week. */
+static void
+test_last_failure_retry_after (Fixture *fixture,
+                               gconstpointer data)
+{
+  g_autoptr (TestConfig) config = single_config_new (3, 5);
+  g_autoptr (LctlRoutePlan) plan = NULL;
+  Fault absurd = { 429, LCTL_ROUTE_FAILURE_RATE_LIMIT, 600000 };
+  LctlRouteOutcome failure;
+  LctlRouteAttempt attempt;
+
+  plan = lctl_router_plan (fixture->router, config, "a", NULL, NULL);
+  g_assert_true (lctl_route_plan_next (plan, &attempt));
+  report (plan, &attempt, &absurd, 10);
+  g_assert_false (lctl_route_plan_next (plan, &attempt));
+  g_assert_true (lctl_route_plan_get_last_failure (plan, &failure));
+  g_assert_cmpint (failure.status, ==, 429);
+  g_assert_cmpfloat (failure.retry_after, ==, 60);
+  g_assert_cmpstr (failure.error, ==, "rate_limit");
+}
+
+static void
+test_timeouts (void)
+{
+  g_autoptr (TestConfig) config = config_new ();
+  LctlDeployment *own = config_add (config, "a", "anthropic/a", NULL, 1);
+  LctlDeployment *inherited = config_add (config, "b", "anthropic/b", NULL, 1);
+  double total = -1, first = -1;
+
+  own->timeout = 600;
+  own->stream_timeout = 30;
+  config->router.timeout = 120;
+  config->router.stream_timeout = 10;
+  config->request_timeout = 900;
+
+  lctl_router_deployment_timeouts (config, own, &total, &first);
+  g_assert_cmpfloat (total, ==, 600);
+  g_assert_cmpfloat (first, ==, 30);
+  lctl_router_deployment_timeouts (config, inherited, &total, &first);
+  g_assert_cmpfloat (total, ==, 120);
+  g_assert_cmpfloat (first, ==, 10);
+  config->router.timeout = 0;
+  config->router.stream_timeout = 0;
+  lctl_router_deployment_timeouts (config, inherited, &total, &first);
+  g_assert_cmpfloat (total, ==, 900);
+  g_assert_cmpfloat (first, ==, 0);
+}
+
 #define FIXTURE_TEST(path, func) \
   g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 
@@ -1436,6 +1492,8 @@ main (int argc,
   FIXTURE_TEST ("/router/balance/latency", test_balance_latency);
   g_test_add_func ("/router/property/any-healthy", test_property_any_healthy);
   FIXTURE_TEST ("/router/commit", test_commit);
+  FIXTURE_TEST ("/router/last-failure-retry-after", test_last_failure_retry_after);
+  g_test_add_func ("/router/timeouts", test_timeouts);
   g_test_add_func ("/router/classify", test_classify);
 
   return g_test_run ();

@@ -13,6 +13,36 @@
 #include "lctl-route-plan.h"
 #include "lctl-router-private.h"
 
+/* How a request is routed (LiteLLM's semantics, with the fixes users asked
+ * for marked "unlike LiteLLM"):
+ *
+ * - The requested model resolves to a group (alias, exact, undated, glob).
+ * - Within a group: up to 1 + num_retries attempts. A deployment not yet
+ *   tried by this request and not cooling down is picked by the routing
+ *   strategy and tried at once; trying the same one again waits
+ *   max (retry_after, upstream Retry-After), capped by max_cooldown_time.
+ *   Only connection errors, timeouts, 429, 5xx and 529 are retried; 401,
+ *   403, 404, context-window and content-policy errors go straight to the
+ *   fallbacks; any other 400 ends the request (no deployment will take a
+ *   malformed request).
+ * - A group whose deployments are all cooling down is skipped at once.
+ * - Fallbacks: after a group is done, its chain (context_window_fallbacks
+ *   or content_policy_fallbacks for those errors when the group has one,
+ *   else the body's `fallbacks`, else router_settings.fallbacks, else the
+ *   "*" entry) is walked in order, depth-first into fallbacks of fallbacks,
+ *   each group with its own retries; a group is never visited twice, and
+ *   no chain is followed from a group max_fallbacks levels deep.
+ * - Cooldowns (lctl-router.c): more than allowed_fails counted failures
+ *   within cooldown_time bench a deployment for cooldown_time; unlike
+ *   LiteLLM, connection errors and timeouts count, an upstream Retry-After
+ *   longer than cooldown_time benches it at once for that long, always
+ *   capped by max_cooldown_time, and a success ends a cooldown.
+ * - After lctl_route_plan_commit() (first byte to the client) nothing is
+ *   retried or replaced; failures only update health.
+ * - When nothing could even be tried (everything cooling down) the plan
+ *   fails with a 429 whose retry_after says when the first comes back.
+ */
+
 typedef enum
 {
   STRATEGY_SIMPLE_SHUFFLE,
@@ -742,6 +772,13 @@ lctl_route_plan_report (LctlRoutePlan *self,
 
   self->has_failure = TRUE;
   self->last_failure = *outcome;
+  /* What the client is told to wait: never more than we bench anything. */
+  {
+    const LctlRouterSettings *settings = &self->config->router;
+    double max_cooldown = settings->max_cooldown_time > 0 ? settings->max_cooldown_time : 60.0;
+
+    self->last_failure.retry_after = CLAMP (outcome->retry_after, 0, max_cooldown);
+  }
   g_free (self->last_failure_error);
   self->last_failure_error = g_strdup (record->error);
   self->last_failure.error = self->last_failure_error;
@@ -849,8 +886,10 @@ lctl_route_plan_get_served (LctlRoutePlan *self)
  * @out: (out caller-allocates): The last failure; @out->error is borrowed.
  *
  * The error to give the client when the plan ended without serving: the
- * last attempt's, or, when every deployment was cooling down and nothing
- * was tried, a 429 whose @retry_after says when the first one comes back.
+ * last attempt's (its @retry_after capped at `max_cooldown_time`, so it can
+ * be passed on as the client's `retry-after`), or, when every deployment
+ * was cooling down and nothing was tried, a 429 whose @retry_after says
+ * when the first one comes back.
  *
  * Returns: Whether there was a failure.
  */

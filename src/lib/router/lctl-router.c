@@ -22,6 +22,7 @@ struct _LctlRouter
   gpointer clock_data;
   GRand *rand;
   unsigned cooldown_source;
+  gint64 next_expiry; /* earliest cooldown end (monotonic µs), 0 = none */
 };
 
 G_DEFINE_FINAL_TYPE (LctlRouter, lctl_router, G_TYPE_OBJECT)
@@ -249,7 +250,12 @@ lctl_router_check_cooldowns (LctlRouter *self)
 
   g_return_if_fail (LCTL_IS_ROUTER (self));
 
+  /* Called before every attempt: nothing to scan until the earliest
+   * cooldown is due. */
   now = lctl_router_now (self);
+  if (self->next_expiry == 0 || now < self->next_expiry)
+    return;
+
   g_hash_table_iter_init (&iter, self->states);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
@@ -278,6 +284,12 @@ cooldown_timer_cb (gpointer user_data)
 
   self->cooldown_source = 0;
   lctl_router_check_cooldowns (self);
+  /* Early (a fake clock in tests): wait for the rest. */
+  if (self->cooldown_source == 0 && self->next_expiry != 0)
+    {
+      self->next_expiry = 0;
+      schedule_cooldown_timer (self);
+    }
   return G_SOURCE_REMOVE;
 }
 
@@ -289,8 +301,6 @@ schedule_cooldown_timer (LctlRouter *self)
   gint64 earliest = 0;
   gint64 now, delay_ms;
 
-  g_clear_handle_id (&self->cooldown_source, g_source_remove);
-
   g_hash_table_iter_init (&iter, self->states);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
@@ -300,6 +310,11 @@ schedule_cooldown_timer (LctlRouter *self)
         earliest = state->cooldown_until;
     }
 
+  if (earliest == self->next_expiry && (earliest == 0 || self->cooldown_source != 0))
+    return;
+
+  g_clear_handle_id (&self->cooldown_source, g_source_remove);
+  self->next_expiry = earliest;
   if (earliest == 0)
     return;
 
@@ -803,6 +818,42 @@ lctl_router_effective_upstream_model (const LctlDeployment *deployment,
     }
 
   return g_strdup_printf ("%.*s%s%s", (int)(star - upstream), upstream, captured, star + 1);
+}
+
+/**
+ * lctl_router_deployment_timeouts:
+ * @config: A configuration snapshot.
+ * @deployment: One of its deployments.
+ * @total_s: (out) (optional): Seconds the whole call may take: the
+ *   deployment's `timeout`, else `router_settings.timeout`, else
+ *   `litellm_settings.request_timeout`; 0 for none.
+ * @first_token_s: (out) (optional): Seconds until the first token (or the
+ *   response headers of a non-streamed call) may take before the attempt
+ *   counts as a %LCTL_ROUTE_FAILURE_TIMEOUT: the deployment's
+ *   `stream_timeout`, else `router_settings.stream_timeout`; 0 for none.
+ *
+ * The timeouts the pipeline arms for an attempt.
+ */
+void
+lctl_router_deployment_timeouts (const LctlConfig *config,
+                                 const LctlDeployment *deployment,
+                                 double *total_s,
+                                 double *first_token_s)
+{
+  double total = deployment->timeout;
+  double first = deployment->stream_timeout;
+
+  if (total <= 0)
+    total = config->router.timeout;
+  if (total <= 0)
+    total = config->request_timeout;
+  if (first <= 0)
+    first = config->router.stream_timeout;
+
+  if (total_s)
+    *total_s = MAX (total, 0);
+  if (first_token_s)
+    *first_token_s = MAX (first, 0);
 }
 
 /* Failure kinds */

@@ -114,6 +114,10 @@ char *lctl_router_resolve_group (const LctlConfig *config,
                                  gboolean *out_wildcard);
 char *lctl_router_effective_upstream_model (const LctlDeployment *deployment,
                                             const char *requested_model);
+void lctl_router_deployment_timeouts (const LctlConfig *config,
+                                      const LctlDeployment *deployment,
+                                      double *total_s,
+                                      double *first_token_s);
 
 LctlRouteFailureKind lctl_route_failure_kind_classify (int status,
                                                        const char *error_text);
