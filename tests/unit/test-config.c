@@ -1037,6 +1037,8 @@ test_fuzz (void)
       for (unsigned m = 0; m < mutations && data->len > 0; m++)
         {
           unsigned at = g_rand_int_range (rand, 0, data->len);
+          /* Drawn once: MIN() evaluates its arguments twice. */
+          unsigned run_length = g_rand_int_range (rand, 1, 200);
 
           switch (g_rand_int_range (rand, 0, 5))
             {
@@ -1047,14 +1049,14 @@ test_fuzz (void)
                 data->str[at] = junk[g_rand_int_range (rand, 0, sizeof junk - 1)];
                 break;
               case 2: /* delete a run */
-                g_string_erase (data, at, MIN (data->len - at, (unsigned)g_rand_int_range (rand, 1, 40)));
+                g_string_erase (data, at, MIN (data->len - at, run_length));
                 break;
               case 3: /* insert a byte */
                 g_string_insert_c (data, at, junk[g_rand_int_range (rand, 0, sizeof junk - 1)]);
                 break;
               default: /* duplicate a run elsewhere */
                 {
-                  unsigned length = MIN (data->len - at, (unsigned)g_rand_int_range (rand, 1, 200));
+                  unsigned length = MIN (data->len - at, run_length);
                   g_autofree char *run = g_strndup (data->str + at, length);
 
                   g_string_insert_len (data, g_rand_int_range (rand, 0, data->len), run, length);
