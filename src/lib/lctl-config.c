@@ -36,7 +36,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (yaml_event_t, yaml_event_delete)
 /* Bounds that keep hostile input from exhausting the stack (recursive walks
  * over the tree) or memory (alias expansion, "billion laughs"). */
 #define YAML_MAX_DEPTH 200
-#define YAML_MAX_NODES (1u << 20)
+#define YAML_MAX_NODES (1u << 18)
 
 #define ENV_REF_PREFIX "os.environ/"
 #define DEFAULT_MAX_REQUEST_BODY ((gsize)32 * 1024 * 1024)
@@ -1306,6 +1306,8 @@ resolve_env_refs (LctlConfigLoader *l,
             {
               LctlUnsetVariable *variable = g_hash_table_lookup (unset, name);
 
+              /* Re-initialising in place keeps the node's location; it
+               * works because the tree holds the only reference now. */
               json_node_init_null (node);
               if (variable == NULL)
                 {
