@@ -36,7 +36,7 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (yaml_event_t, yaml_event_delete)
 /* Bounds that keep hostile input from exhausting the stack (recursive walks
  * over the tree) or memory (alias expansion, "billion laughs"). */
 #define YAML_MAX_DEPTH 200
-#define YAML_MAX_NODES (1u << 20)
+#define YAML_MAX_NODES (1u << 18)
 
 #define ENV_REF_PREFIX "os.environ/"
 #define DEFAULT_MAX_REQUEST_BODY ((gsize)32 * 1024 * 1024)
@@ -565,22 +565,28 @@ yaml_apply_merges (LctlYamlBuilder *b,
       JsonObject *source_object = json_node_get_object (source);
       g_autoptr (GList) members = json_object_get_members (source_object);
 
+      if (!yaml_account (b, source_location->line, source_location->column, source_location->size, error))
+        return FALSE;
+      location->size += source_location->size;
+
       for (GList *l = members; l != NULL; l = l->next)
         {
-          JsonNode *copy;
+          JsonNode *member = json_object_get_member (source_object, l->data);
+          const LctlYamlLocation *member_location = g_hash_table_lookup (b->locations, member);
           LctlYamlLocation *copy_location;
+          JsonNode *copy;
 
           if (json_object_has_member (object, l->data))
             continue;
-          copy = yaml_copy_node (json_object_get_member (source_object, l->data));
+          copy = yaml_copy_node (member);
           json_node_set_parent (copy, node);
           json_object_set_member (object, l->data, copy);
-          copy_location = yaml_location_add (b->locations, copy, source_location->line, source_location->column);
-          copy_location->key_line = source_location->key_line;
-          copy_location->key_column = source_location->key_column;
-          location->size += source_location->size;
-          if (!yaml_account (b, source_location->line, source_location->column, source_location->size, error))
-            return FALSE;
+          /* Point at the definition when known, else at the alias. */
+          if (member_location == NULL)
+            member_location = source_location;
+          copy_location = yaml_location_add (b->locations, copy, member_location->line, member_location->column);
+          copy_location->key_line = member_location->key_line;
+          copy_location->key_column = member_location->key_column;
         }
       location->height = MAX (location->height, source_location->height);
     }
@@ -622,6 +628,22 @@ yaml_collect_merge (LctlYamlBuilder *b,
   return FALSE;
 }
 
+static const char *
+yaml_event_kind (yaml_event_type_t type)
+{
+  switch (type)
+    {
+      case YAML_ALIAS_EVENT:
+        return "an alias";
+      case YAML_SEQUENCE_START_EVENT:
+        return "a list";
+      case YAML_MAPPING_START_EVENT:
+        return "a mapping";
+      default:
+        return "a value";
+    }
+}
+
 static JsonNode *
 yaml_build_mapping (LctlYamlBuilder *b,
                     yaml_event_t *event,
@@ -651,8 +673,7 @@ yaml_build_mapping (LctlYamlBuilder *b,
       if (key_event.type != YAML_SCALAR_EVENT)
         {
           set_error_at (error, b->path, (int)key_event.start_mark.line + 1, (int)key_event.start_mark.column + 1,
-                        "expected a plain key, found %s", key_event.type == YAML_ALIAS_EVENT ? "an alias" : key_event.type == YAML_SEQUENCE_START_EVENT ? "a list"
-                                                                                                                                                        : "a mapping");
+                        "expected a plain key, found %s", yaml_event_kind (key_event.type));
           return NULL;
         }
       key = (const char *)key_event.data.scalar.value;
@@ -1285,6 +1306,8 @@ resolve_env_refs (LctlConfigLoader *l,
             {
               LctlUnsetVariable *variable = g_hash_table_lookup (unset, name);
 
+              /* Re-initialising in place keeps the node's location; it
+               * works because the tree holds the only reference now. */
               json_node_init_null (node);
               if (variable == NULL)
                 {

@@ -98,10 +98,18 @@ typedef struct
  * @general_settings: The whole section, resolved (never %NULL).
  * @environment_variables: (element-type utf8 utf8): The section's pairs.
  * @warnings: (array zero-terminated=1): `file:line:col: message` for each
- *   unknown key or ignored value.
+ *   unknown key or ignored value, each unset `os.environ/` variable (named,
+ *   never its value) and each malformed `.env` line (`file:line: message`).
  *
  * An immutable configuration snapshot. Requests hold a reference to the
  * snapshot they started with, so a reload never changes a request in flight.
+ * The JSON objects (@params, @model_info, the settings) are sealed
+ * (json_object_seal()): copy them before changing anything.
+ *
+ * Loading has one side effect: `environment_variables` (and `.env`, for
+ * lctl_config_load()) are set in the process environment where a variable
+ * is not set yet, before `os.environ/` references are resolved. Load on the
+ * main thread.
  */
 typedef struct
 {

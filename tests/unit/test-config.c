@@ -931,6 +931,38 @@ test_dotenv (void)
   g_assert_cmpint (g_chmod (path, 0644), ==, 0);
   g_assert_cmpint (lctl_config_load_dotenv_full (path, &warnings, &error), ==, 0);
   g_assert_nonnull (strstr (warnings[0], "expected mode 0600"));
+
+  /* One that exists but cannot be read is. */
+  g_assert_cmpint (lctl_config_load_dotenv (tmpdir, &error), ==, -1);
+  g_assert_nonnull (error);
+}
+
+/* Files written on Windows: a byte-order mark and CRLF line ends. */
+static void
+test_bom_crlf (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LctlConfig) config = NULL;
+
+  config = lctl_config_load_from_data ("\xef\xbb\xbfmodel_list:\r\n"
+                                       "  - model_name: a\r\n"
+                                       "    litellm_params:\r\n"
+                                       "      model: openai/a\r\n"
+                                       "router_settings:\r\n"
+                                       "  num_retries: x\r\n",
+                                       -1, "test.yaml", &error);
+  g_assert_null (config);
+  g_assert_error (error, LCTL_ERROR, LCTL_ERROR_INVALID_CONFIG);
+  g_assert_true (g_str_has_prefix (error->message, "test.yaml:6:16: "));
+  g_clear_error (&error);
+
+  config = lctl_config_load_from_data ("\xef\xbb\xbfmodel_list:\r\n"
+                                       "  - model_name: a\r\n"
+                                       "    litellm_params:\r\n"
+                                       "      model: openai/a\r\n",
+                                       -1, "test.yaml", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (lctl_config_find_deployment (config, "a")->upstream_model, ==, "a");
 }
 
 static void
@@ -1005,6 +1037,8 @@ test_fuzz (void)
       for (unsigned m = 0; m < mutations && data->len > 0; m++)
         {
           unsigned at = g_rand_int_range (rand, 0, data->len);
+          /* Drawn once: MIN() evaluates its arguments twice. */
+          unsigned run_length = g_rand_int_range (rand, 1, 200);
 
           switch (g_rand_int_range (rand, 0, 5))
             {
@@ -1015,14 +1049,14 @@ test_fuzz (void)
                 data->str[at] = junk[g_rand_int_range (rand, 0, sizeof junk - 1)];
                 break;
               case 2: /* delete a run */
-                g_string_erase (data, at, MIN (data->len - at, (unsigned)g_rand_int_range (rand, 1, 40)));
+                g_string_erase (data, at, MIN (data->len - at, run_length));
                 break;
               case 3: /* insert a byte */
                 g_string_insert_c (data, at, junk[g_rand_int_range (rand, 0, sizeof junk - 1)]);
                 break;
               default: /* duplicate a run elsewhere */
                 {
-                  unsigned length = MIN (data->len - at, (unsigned)g_rand_int_range (rand, 1, 200));
+                  unsigned length = MIN (data->len - at, run_length);
                   g_autofree char *run = g_strndup (data->str + at, length);
 
                   g_string_insert_len (data, g_rand_int_range (rand, 0, data->len), run, length);
@@ -1080,6 +1114,7 @@ main (int argc,
   g_test_add_func ("/config/environ/not-in-errors", test_environ_not_in_errors);
   g_test_add_func ("/config/dotenv", test_dotenv);
   g_test_add_func ("/config/dotenv/beside-config", test_dotenv_beside_config);
+  g_test_add_func ("/config/bom-crlf", test_bom_crlf);
   g_test_add_func ("/config/refcount", test_refcount);
   g_test_add_func ("/config/fuzz", test_fuzz);
 
