@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "lctl-cli.h"
+#include "lctl-cmd-auth.h"
 #include "lctl-error.h"
 
 typedef struct
@@ -144,6 +145,60 @@ lookup_string (GVariant   *dict,
   return value;
 }
 
+static char *
+format_until (gint64 until)
+{
+  g_autoptr (GDateTime) time = g_date_time_new_from_unix_local (until);
+
+  return g_date_time_format (time, "%H:%M:%S");
+}
+
+/* Deployments that failed lately or are cooling down, one line each. */
+static void
+print_health (LctlDBusManager *manager)
+{
+  g_autoptr (GVariant) models = NULL;
+  GVariantIter iter;
+  GVariant *model;
+  unsigned ok = 0, cooling = 0, failing = 0;
+  g_autoptr (GString) details = g_string_new (NULL);
+
+  if (!lctl_dbus_manager_call_list_models_sync (manager, &models, NULL, NULL))
+    return;
+  g_variant_iter_init (&iter, models);
+  while ((model = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      guint32 fails = 0;
+      gint64 until = 0;
+      gint32 last_status = 0;
+      const char *last_error = "";
+
+      g_variant_lookup (model, "fails", "u", &fails);
+      g_variant_lookup (model, "cooldown-until", "x", &until);
+      g_variant_lookup (model, "last-status", "i", &last_status);
+      g_variant_lookup (model, "last-error", "&s", &last_error);
+      if (until > 0)
+        {
+          g_autofree char *when = format_until (until);
+
+          cooling++;
+          g_string_append_printf (details, "    %-36s %s %s (%u %s, last %d %s)\n", lookup_string (model, "name"),
+                                  _ ("cooling down until"), when, fails, _ ("fails"), last_status, last_error);
+        }
+      else if (fails > 0)
+        {
+          failing++;
+          g_string_append_printf (details, "    %-36s %u %s, last %d %s\n", lookup_string (model, "name"), fails,
+                                  _ ("recent fails"), last_status, last_error);
+        }
+      else
+        ok++;
+      g_variant_unref (model);
+    }
+  g_print ("  %-10s %u ok, %u failing, %u cooling down\n", _ ("Health:"), ok, failing, cooling);
+  g_print ("%s", details->str);
+}
+
 /* -------------------------------------------------------------------- */
 /* status                                                                */
 
@@ -193,6 +248,7 @@ run_status (int argc, char **argv)
            _ ("Uptime:"), uptime / 3600, uptime / 60 % 60, uptime % 60);
   if (*config_error != '\0')
     g_print ("  %-10s %s\n", _ ("Config error (old config still serving):"), config_error);
+  print_health (manager);
   return LCTL_EXIT_OK;
 }
 
@@ -238,8 +294,7 @@ run_models (int argc, char **argv)
       g_variant_lookup (model, "cooldown-until", "x", &until);
       if (until > 0)
         {
-          g_autoptr (GDateTime) time = g_date_time_new_from_unix_local (until);
-          g_autofree char *formatted = g_date_time_format (time, "%H:%M:%S");
+          g_autofree char *formatted = format_until (until);
           g_autofree char *with_time = g_strdup_printf ("%s until %s", state, formatted);
 
           g_free (state);
@@ -360,6 +415,82 @@ run_proxy (int argc, char **argv)
   execv (daemon_argv->pdata[0], (char **) daemon_argv->pdata);
   g_printerr (_ ("litellmctl proxy: cannot run %s: %s\n"), (char *) daemon_argv->pdata[0], g_strerror (errno));
   return LCTL_EXIT_FAILURE;
+}
+
+/* -------------------------------------------------------------------- */
+/* cooldowns                                                             */
+
+static int
+run_cooldowns (int argc, char **argv)
+{
+  g_autoptr (GDBusConnection) bus = NULL;
+  g_autoptr (LctlDBusManager) manager = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) models = NULL;
+  GVariantIter iter;
+  GVariant *model;
+  unsigned listed = 0;
+
+  if (argc > 3 || (argc >= 2 && !g_str_equal (argv[1], "reset")))
+    {
+      g_printerr (_ ("Usage: litellmctl cooldowns [reset [MODEL]]\n"));
+      return LCTL_EXIT_USAGE;
+    }
+  if ((bus = lctl_cli_get_bus ()) == NULL)
+    return LCTL_EXIT_FAILURE;
+  if ((manager = lctl_cli_get_manager (bus, TRUE)) == NULL)
+    return LCTL_EXIT_FAILURE;
+
+  if (argc >= 2)
+    {
+      const char *model_name = argc == 3 ? argv[2] : "";
+
+      if (!lctl_dbus_manager_call_reset_cooldowns_sync (manager, model_name, NULL, &error))
+        {
+          lctl_cli_print_error (_ ("cannot reset cooldowns"), error);
+          return LCTL_EXIT_FAILURE;
+        }
+      if (*model_name != '\0')
+        g_print (_ ("Cooldowns of %s cleared.\n"), model_name);
+      else
+        g_print (_ ("All cooldowns cleared.\n"));
+      return LCTL_EXIT_OK;
+    }
+
+  if (!lctl_dbus_manager_call_list_models_sync (manager, &models, NULL, &error))
+    {
+      lctl_cli_print_error (_ ("cannot list models"), error);
+      return LCTL_EXIT_FAILURE;
+    }
+  g_variant_iter_init (&iter, models);
+  while ((model = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      gint64 until = 0;
+
+      g_variant_lookup (model, "cooldown-until", "x", &until);
+      if (until > 0)
+        {
+          g_autofree char *when = format_until (until);
+
+          g_print ("%-36s %-32s %s %s\n", lookup_string (model, "name"), lookup_string (model, "model"),
+                   _ ("until"), when);
+          listed++;
+        }
+      g_variant_unref (model);
+    }
+  if (listed == 0)
+    g_print (_ ("No deployment is cooling down.\n"));
+  return LCTL_EXIT_OK;
+}
+
+static int
+run_auth (int argc, char **argv)
+{
+  g_autoptr (GDBusConnection) bus = lctl_cli_get_bus ();
+
+  if (bus == NULL)
+    return LCTL_EXIT_FAILURE;
+  return lctl_cmd_auth (bus, argc, argv);
 }
 
 /* -------------------------------------------------------------------- */
@@ -504,6 +635,8 @@ static const LctlCommand commands[] = {
   { "status", "status [--json]", N_ ("Daemon address, configuration and model count"), run_status },
   { "models", "models [--json]", N_ ("Model groups and deployments with their state"), run_models },
   { "reload", "reload", N_ ("Re-read the configuration (the old one keeps serving if the new one is invalid)"), run_reload },
+  { "cooldowns", "cooldowns [reset [MODEL]]", N_ ("Deployments taken out of rotation after failures; reset puts them back"), run_cooldowns },
+  { "auth", "auth chatgpt|gemini|qwen|kimi|status|refresh|logout|export|import", N_ ("OAuth logins and tokens (litellmctl auth help)"), run_auth },
   { "proxy", "proxy [--port N] [--config F] [--host H] [--verbose]", N_ ("Run the proxy in the foreground, logging to stderr"), run_proxy },
   { "start", "start", N_ ("Start the daemon (enables the systemd user unit when there is one)"), run_start },
   { "stop", "stop", N_ ("Stop the daemon"), run_stop },
