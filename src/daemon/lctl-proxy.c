@@ -64,7 +64,8 @@ typedef struct
   LctlConfig *config;
   char *id;
   gint64 started_us;
-  GCancellable *cancellable;
+  GCancellable *cancellable; /* cancelled with the daemon's, too */
+  gulong daemon_cancelled_id;
   gulong disconnected_id;
   gboolean client_gone;
   gboolean finished;
@@ -121,6 +122,8 @@ exchange_clear (LctlExchange *ex)
   g_clear_handle_id (&ex->wait_source_id, g_source_remove);
   g_clear_handle_id (&ex->ping_source_id, g_source_remove);
   g_clear_signal_handler (&ex->disconnected_id, ex->msg);
+  if (ex->daemon_cancelled_id != 0)
+    g_cancellable_disconnect (ex->proxy->cancellable, ex->daemon_cancelled_id);
   g_clear_object (&ex->msg);
   g_clear_object (&ex->proxy);
   g_clear_object (&ex->cancellable);
@@ -535,11 +538,14 @@ commit (LctlExchange *ex)
   g_ptr_array_set_size (ex->pending_events, 0);
 }
 
-/* Returns FALSE when the exchange moved on (failed over or finished). */
+/* Takes @event. Returns FALSE when the exchange moved on (failed over or
+ * finished): the caller must not touch the attempt any more. */
 static gboolean
 handle_event (LctlExchange *ex,
               LctlIrEvent  *event)
 {
+  g_autoptr (LctlIrEvent) owned = event;
+
   if (event->type == LCTL_IR_EVENT_MESSAGE_START || event->type == LCTL_IR_EVENT_USAGE ||
       event->type == LCTL_IR_EVENT_MESSAGE_STOP)
     lctl_ir_usage_merge (&ex->usage, &event->usage);
@@ -548,11 +554,9 @@ handle_event (LctlExchange *ex,
   if (event->type == LCTL_IR_EVENT_ERROR)
     {
       if (!ex->committed)
-        {
-          attempt_failed (ex, event->error);
-          return FALSE;
-        }
-      respond_error (ex, event->error);
+        attempt_failed (ex, event->error);
+      else
+        respond_error (ex, event->error);
       return FALSE;
     }
 
@@ -569,7 +573,8 @@ handle_event (LctlExchange *ex,
     {
       if (!event_commits (event))
         {
-          g_ptr_array_add (ex->pending_events, g_steal_pointer (&event));
+          /* Held back: the attempt may still fail over. */
+          g_ptr_array_add (ex->pending_events, g_steal_pointer (&owned));
           return TRUE;
         }
       commit (ex);
@@ -578,24 +583,23 @@ handle_event (LctlExchange *ex,
   return TRUE;
 }
 
-/* Takes the events out of @events one by one. */
+/* Empties @events into handle_event(), in order. */
 static gboolean
 handle_events (LctlExchange *ex,
                GPtrArray    *events)
 {
-  for (unsigned i = 0; i < events->len; i++)
-    {
-      LctlIrEvent *event = g_ptr_array_steal_index (events, i--);
-      gboolean more;
+  gsize n_events = 0;
+  g_autofree LctlIrEvent **taken = (LctlIrEvent **) g_ptr_array_steal (events, &n_events);
+  gboolean more = TRUE;
 
-      /* handle_event() may keep @event in pending_events. */
-      more = handle_event (ex, event);
-      if (event != NULL && (ex->pending_events->len == 0 || g_ptr_array_index (ex->pending_events, ex->pending_events->len - 1) != event))
-        lctl_ir_event_free (event);
-      if (!more)
-        return FALSE;
+  for (gsize i = 0; i < n_events; i++)
+    {
+      if (more)
+        more = handle_event (ex, taken[i]);
+      else
+        lctl_ir_event_free (taken[i]);
     }
-  return TRUE;
+  return more;
 }
 
 static void
@@ -657,7 +661,8 @@ upstream_chunk_cb (LctlUpstreamCall *call,
                    GBytes           *chunk,
                    gpointer          user_data)
 {
-  LctlExchange *ex = user_data;
+  /* Handling the chunk may end the exchange. */
+  g_autoptr (LctlExchange) ex = exchange_ref (user_data);
   gsize size;
   const char *data = g_bytes_get_data (chunk, &size);
 
@@ -1035,6 +1040,11 @@ next_attempt (LctlExchange *ex)
 {
   if (ex->finished)
     return;
+  if (g_cancellable_is_cancelled (ex->cancellable))
+    {
+      respond_new_error (ex, LCTL_IR_ERROR_OVERLOADED, SOUP_STATUS_SERVICE_UNAVAILABLE, "The proxy is shutting down");
+      return;
+    }
   if (!lctl_route_plan_next (ex->plan, &ex->attempt))
     {
       g_autoptr (LctlIrError) error = g_steal_pointer (&ex->last_error);
@@ -1095,6 +1105,13 @@ serve_count_tokens (LctlExchange *ex)
   respond_json (ex, SOUP_STATUS_OK, node, NULL);
 }
 
+static void
+daemon_cancelled_cb (GCancellable *daemon_cancellable,
+                     gpointer      request_cancellable)
+{
+  g_cancellable_cancel (request_cancellable);
+}
+
 void
 lctl_proxy_handle (LctlServer        *server,
                    SoupServerMessage *msg,
@@ -1124,10 +1141,16 @@ lctl_proxy_handle (LctlServer        *server,
 
   soup_server_message_pause (msg);
   ex->disconnected_id = g_signal_connect (msg, "disconnected", G_CALLBACK (client_disconnected_cb), ex);
-  if (self->cancellable != NULL && g_cancellable_is_cancelled (self->cancellable))
+  if (self->cancellable != NULL)
     {
-      respond_new_error (ex, LCTL_IR_ERROR_OVERLOADED, SOUP_STATUS_SERVICE_UNAVAILABLE, "The proxy is shutting down");
-      return;
+      /* At shutdown every upstream call is cancelled. */
+      ex->daemon_cancelled_id = g_cancellable_connect (self->cancellable, G_CALLBACK (daemon_cancelled_cb),
+                                                       g_object_ref (ex->cancellable), g_object_unref);
+      if (ex->daemon_cancelled_id == 0)
+        {
+          respond_new_error (ex, LCTL_IR_ERROR_OVERLOADED, SOUP_STATUS_SERVICE_UNAVAILABLE, "The proxy is shutting down");
+          return;
+        }
     }
 
   ex->request = lctl_dialect_parse_request (ex->client_dialect, g_bytes_get_data (ex->body, NULL),
