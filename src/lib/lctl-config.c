@@ -2104,7 +2104,7 @@ parse_litellm_settings (LctlConfigLoader *l,
                         GError **error)
 {
   static const char *const known[] = {
-    "drop_params", "request_timeout", "set_verbose", "json_logs", "num_retries", "modify_params", NULL
+    "drop_params", "request_timeout", "set_verbose", "json_logs", "num_retries", "modify_params", "ssl_verify", NULL
   };
   JsonObject *settings;
   gboolean set_verbose = FALSE;
