@@ -67,7 +67,7 @@ test_parse_claude_code (void)
   g_assert_cmpstr (request->thinking.effort, ==, "high");
   g_assert_cmpstr (request->user, ==, "{\"device_id\":\"4f1c0d\",\"account_uuid\":\"\",\"session_id\":\"9b6e2a10-1d55-4a3e-b1a8-0e9f3a7c5d21\"}");
   g_assert_true (json_object_has_member (request->extras, "context_management"));
-  g_assert_true (json_object_has_member (request->extras, "output_config"));
+  g_assert_false (json_object_has_member (request->extras, "output_config"));
 }
 
 static void

@@ -486,6 +486,20 @@ lctl_anthropic_parse_request (JsonNode *root_node,
     if (!is_modeled (l->data))
       json_object_set_member (request->extras, l->data, json_node_copy (json_object_get_member (root, l->data)));
 
+  /* output_config's effort and format are modelled; whatever else it
+   * holds stays an extra. */
+  {
+    JsonObject *output_config = lctl_json_object (request->extras, "output_config");
+
+    if (output_config != NULL)
+      {
+        json_object_remove_member (output_config, "effort");
+        json_object_remove_member (output_config, "format");
+        if (json_object_get_size (output_config) == 0)
+          json_object_remove_member (request->extras, "output_config");
+      }
+  }
+
   return g_steal_pointer (&request);
 }
 
@@ -900,6 +914,8 @@ lctl_anthropic_build_request (const LctlIrRequest *request,
         json_array_add_string_element (stop, request->stop[i]);
       json_object_set_array_member (body, "stop_sequences", stop);
     }
+  if (request->has_seed)
+    lctl_build_options_drop (options, "seed");
   if (request->user != NULL)
     json_object_set_string_member (ensure_object_member (body, "metadata"), "user_id", request->user);
   if (request->stream)
