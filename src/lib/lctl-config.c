@@ -11,7 +11,7 @@
 
 LctlConfig *
 lctl_config_load (const char *path,
-                  GError    **error)
+                  GError **error)
 {
   g_set_error (error, LCTL_ERROR, LCTL_ERROR_INVALID_CONFIG, "%s: not implemented", path);
   return NULL;

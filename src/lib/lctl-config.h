@@ -31,7 +31,8 @@ G_BEGIN_DECLS
  *
  * One entry of `model_list`. Owned by its #LctlConfig; immutable.
  */
-typedef struct {
+typedef struct
+{
   char *model_name;
   char *model;
   char *provider;
@@ -53,7 +54,8 @@ typedef struct {
  * @model_name: The model group the chain belongs to.
  * @chain: (array zero-terminated=1): The groups to try, in order.
  */
-typedef struct {
+typedef struct
+{
   char *model_name;
   char **chain;
 } LctlFallback;
@@ -63,16 +65,17 @@ typedef struct {
  *
  * `router_settings`, with LiteLLM's defaults for what the file leaves out.
  */
-typedef struct {
-  int num_retries;             /* default 0 (LiteLLM: 0 unless set) */
-  double timeout;              /* seconds, 0 = unset */
-  double stream_timeout;       /* time to first token, seconds, 0 = unset */
-  double retry_after;          /* minimum wait before a retry, seconds, default 0 */
-  int allowed_fails;           /* default 3 */
-  double cooldown_time;        /* seconds, default 5 */
-  double max_cooldown_time;    /* cap for Retry-After driven cooldowns, default 60 */
-  int max_fallbacks;           /* depth bound, default 5 */
-  char *routing_strategy;      /* default "simple-shuffle" */
+typedef struct
+{
+  int num_retries;                     /* default 0 (LiteLLM: 0 unless set) */
+  double timeout;                      /* seconds, 0 = unset */
+  double stream_timeout;               /* time to first token, seconds, 0 = unset */
+  double retry_after;                  /* minimum wait before a retry, seconds, default 0 */
+  int allowed_fails;                   /* default 3 */
+  double cooldown_time;                /* seconds, default 5 */
+  double max_cooldown_time;            /* cap for Retry-After driven cooldowns, default 60 */
+  int max_fallbacks;                   /* depth bound, default 5 */
+  char *routing_strategy;              /* default "simple-shuffle" */
   GPtrArray *fallbacks;                /* (element-type LctlFallback) */
   GPtrArray *context_window_fallbacks; /* (element-type LctlFallback) */
   GPtrArray *content_policy_fallbacks; /* (element-type LctlFallback) */
@@ -100,7 +103,8 @@ typedef struct {
  * An immutable configuration snapshot. Requests hold a reference to the
  * snapshot they started with, so a reload never changes a request in flight.
  */
-typedef struct {
+typedef struct
+{
   char *path;
   GPtrArray *deployments;
   char **model_names;
@@ -116,11 +120,11 @@ typedef struct {
 } LctlConfig;
 
 LctlConfig *lctl_config_load (const char *path,
-                              GError    **error);
+                              GError **error);
 LctlConfig *lctl_config_load_from_data (const char *data,
-                                        gssize      length,
+                                        gssize length,
                                         const char *path,
-                                        GError    **error);
+                                        GError **error);
 LctlConfig *lctl_config_ref (LctlConfig *self);
 void lctl_config_unref (LctlConfig *self);
 
@@ -131,11 +135,11 @@ const LctlDeployment *lctl_config_find_deployment (LctlConfig *self,
                                                    const char *model_name);
 GPtrArray *lctl_config_get_group (LctlConfig *self,
                                   const char *model_name);
-const LctlFallback *lctl_config_find_fallback (GPtrArray  *fallbacks,
+const LctlFallback *lctl_config_find_fallback (GPtrArray *fallbacks,
                                                const char *model_name);
 
 int lctl_config_load_dotenv (const char *path,
-                             GError    **error);
+                             GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LctlConfig, lctl_config_unref)
 

@@ -25,7 +25,8 @@ G_BEGIN_DECLS
  * Error codes in the %LCTL_ERROR domain, each mapped to a D-Bus error name
  * `io.github.litellmctl.Error.<Code>`.
  */
-typedef enum {
+typedef enum
+{
   LCTL_ERROR_FAILED,
   LCTL_ERROR_INVALID_CONFIG,
   LCTL_ERROR_INVALID_ARGUMENT,

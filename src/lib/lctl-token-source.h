@@ -20,7 +20,8 @@ G_BEGIN_DECLS
  *
  * What a request needs from an OAuth credential. Reference counted; immutable.
  */
-typedef struct {
+typedef struct
+{
   char *provider;
   char *access_token;
   gint64 expires_at;
@@ -56,25 +57,25 @@ struct _LctlTokenSourceInterface
 {
   GTypeInterface parent_iface;
 
-  void (*get_token_async) (LctlTokenSource    *self,
-                           const char         *provider,
-                           LctlToken          *rejected,
-                           GCancellable       *cancellable,
+  void (*get_token_async) (LctlTokenSource *self,
+                           const char *provider,
+                           LctlToken *rejected,
+                           GCancellable *cancellable,
                            GAsyncReadyCallback callback,
-                           gpointer            user_data);
+                           gpointer user_data);
   LctlToken *(*get_token_finish) (LctlTokenSource *self,
-                                  GAsyncResult    *result,
-                                  GError         **error);
+                                  GAsyncResult *result,
+                                  GError **error);
 };
 
-void lctl_token_source_get_token_async (LctlTokenSource    *self,
-                                        const char         *provider,
-                                        LctlToken          *rejected,
-                                        GCancellable       *cancellable,
+void lctl_token_source_get_token_async (LctlTokenSource *self,
+                                        const char *provider,
+                                        LctlToken *rejected,
+                                        GCancellable *cancellable,
                                         GAsyncReadyCallback callback,
-                                        gpointer            user_data);
+                                        gpointer user_data);
 LctlToken *lctl_token_source_get_token_finish (LctlTokenSource *self,
-                                               GAsyncResult    *result,
-                                               GError         **error);
+                                               GAsyncResult *result,
+                                               GError **error);
 
 G_END_DECLS
