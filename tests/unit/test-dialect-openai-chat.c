@@ -441,6 +441,61 @@ test_stream_error_chunk (void)
   g_assert_true (lctl_stream_encoder_is_done (encoder));
 }
 
+static void
+test_stream_tool_index_quirks (void)
+{
+  /* Servers that number every parallel call 0 (new id = new call), and
+   * servers that repeat id and name in every fragment (same call). */
+  const char *zero = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"a\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"x\\\":1}\"}}]}}]}\n\n"
+                     "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"b\",\"function\":{\"name\":\"g\",\"arguments\":\"{\\\"y\\\":2}\"}}]}}]}\n\n"
+                     "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
+  const char *repeat = "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"a\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"x\\\":\"}}]}}]}\n\n"
+                       "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"a\",\"function\":{\"name\":\"f\",\"arguments\":\"1}\"}}]}}]}\n\n"
+                       "data: [DONE]\n\n";
+  g_autoptr (GPtrArray) a = decode_stream (LCTL_DIALECT_OPENAI_CHAT, zero, strlen (zero));
+  g_autoptr (GPtrArray) b = decode_stream (LCTL_DIALECT_OPENAI_CHAT, repeat, strlen (repeat));
+  g_autoptr (LctlIrResponse) ra = lctl_ir_response_new ();
+  g_autoptr (LctlIrResponse) rb = lctl_ir_response_new ();
+
+  for (unsigned i = 0; i < a->len; i++)
+    lctl_ir_response_add_event (ra, a->pdata[i]);
+  for (unsigned i = 0; i < b->len; i++)
+    lctl_ir_response_add_event (rb, b->pdata[i]);
+  g_assert_cmpuint (ra->parts->len, ==, 2);
+  g_assert_cmpstr (((LctlIrPart *)ra->parts->pdata[0])->arguments, ==, "{\"x\":1}");
+  g_assert_cmpstr (((LctlIrPart *)ra->parts->pdata[1])->name, ==, "g");
+  g_assert_cmpstr (((LctlIrPart *)ra->parts->pdata[1])->arguments, ==, "{\"y\":2}");
+  /* "stop" after tool calls is reported as a tool turn. */
+  g_assert_cmpint (ra->stop_reason, ==, LCTL_IR_STOP_TOOL_USE);
+  g_assert_cmpuint (rb->parts->len, ==, 1);
+  g_assert_cmpstr (((LctlIrPart *)rb->parts->pdata[0])->arguments, ==, "{\"x\":1}");
+}
+
+static void
+test_sampling_to_anthropic (void)
+{
+  /* OpenAI's temperature range is wider; Claude refuses temperature with
+   * top_p. Nothing is added that the client did not send. */
+  const char *body = "{\"model\":\"m\",\"temperature\":1.6,\"top_p\":0.9,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+  const char *bare = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+  g_autoptr (LctlIrRequest) request = lctl_dialect_parse_request (LCTL_DIALECT_OPENAI_CHAT, body, -1, NULL);
+  g_autoptr (LctlIrRequest) bare_request = lctl_dialect_parse_request (LCTL_DIALECT_OPENAI_CHAT, bare, -1, NULL);
+  g_autoptr (GPtrArray) dropped = g_ptr_array_new_with_free_func (g_free);
+  LctlBuildOptions options = { .dropped = dropped };
+  g_autoptr (JsonNode) anthropic = lctl_dialect_build_request (LCTL_DIALECT_ANTHROPIC, request, NULL, &options, NULL);
+  g_autoptr (JsonNode) bare_anthropic = lctl_dialect_build_request (LCTL_DIALECT_ANTHROPIC, bare_request, NULL, NULL, NULL);
+  g_autoptr (JsonNode) temperature = path_node (anthropic, "$.temperature");
+
+  g_assert_cmpfloat (json_node_get_double (temperature), ==, 1.0);
+  g_assert_false (path_exists (anthropic, "$.top_p"));
+  g_assert_cmpuint (dropped->len, ==, 1);
+  g_assert_cmpstr (dropped->pdata[0], ==, "top_p");
+  g_assert_false (path_exists (bare_anthropic, "$.temperature"));
+  g_assert_false (path_exists (bare_anthropic, "$.top_p"));
+  g_assert_false (path_exists (bare_anthropic, "$.top_k"));
+  g_assert_cmpint (path_int (bare_anthropic, "$.max_tokens"), ==, 8192);
+}
+
 int
 main (int argc,
       char *argv[])
@@ -457,6 +512,8 @@ main (int argc,
   g_test_add_func ("/dialect-openai-chat/stream-decode-reencode", test_stream_decode_reencode);
   g_test_add_func ("/dialect-openai-chat/stream-without-done", test_stream_without_done);
   g_test_add_func ("/dialect-openai-chat/stream-error-chunk", test_stream_error_chunk);
+  g_test_add_func ("/dialect-openai-chat/stream-tool-index-quirks", test_stream_tool_index_quirks);
+  g_test_add_func ("/dialect-openai-chat/sampling-to-anthropic", test_sampling_to_anthropic);
 
   return g_test_run ();
 }
