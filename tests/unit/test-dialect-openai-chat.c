@@ -496,6 +496,23 @@ test_sampling_to_anthropic (void)
   g_assert_cmpint (path_int (bare_anthropic, "$.max_tokens"), ==, 8192);
 }
 
+static void
+test_feed_event_literal (void)
+{
+  /* Events handed over already parsed, as constant strings. */
+  g_autoptr (LctlStreamDecoder) decoder = lctl_stream_decoder_new (LCTL_DIALECT_OPENAI_CHAT);
+  g_autoptr (GPtrArray) events = lctl_ir_event_array_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (lctl_stream_decoder_feed_event (decoder, NULL, "{\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"},\"finish_reason\":\"length\"}]}", events, &error));
+  g_assert_true (lctl_stream_decoder_feed_event (decoder, NULL, " [DONE] ", events, &error));
+  g_assert_no_error (error);
+  g_assert_true (lctl_stream_decoder_is_done (decoder));
+  g_assert_cmpint (((LctlIrEvent *)events->pdata[events->len - 1])->stop_reason, ==, LCTL_IR_STOP_MAX_TOKENS);
+  /* Anything after the end is ignored. */
+  g_assert_true (lctl_stream_decoder_feed_event (decoder, NULL, "not json", events, NULL));
+}
+
 int
 main (int argc,
       char *argv[])
@@ -514,6 +531,7 @@ main (int argc,
   g_test_add_func ("/dialect-openai-chat/stream-error-chunk", test_stream_error_chunk);
   g_test_add_func ("/dialect-openai-chat/stream-tool-index-quirks", test_stream_tool_index_quirks);
   g_test_add_func ("/dialect-openai-chat/sampling-to-anthropic", test_sampling_to_anthropic);
+  g_test_add_func ("/dialect-openai-chat/feed-event-literal", test_feed_event_literal);
 
   return g_test_run ();
 }

@@ -1440,7 +1440,9 @@ lctl_openai_chat_decoder_feed (LctlOpenaiChatDecoder *decoder,
     return TRUE;
   if (data == NULL)
     return TRUE;
-  if (g_str_equal (g_strstrip ((char *)data), "[DONE]"))
+  while (g_ascii_isspace (*data))
+    data++;
+  if (g_str_has_prefix (data, "[DONE]"))
     {
       decoder_stop (decoder, events);
       return TRUE;
