@@ -35,13 +35,14 @@
  *   thinking from earlier turns (token-counting docs).
  *
  * Measured error, on the token-counting documentation's examples
- * (tests/unit/test-count-tokens.c, fixtures under tests/fixtures/dialects/
- * count-tokens-*.json): "You are a scientist"/"Hello, Claude" → 14 real,
- * 14 estimated; get_weather tool + one question → 403 real, 403 estimated;
- * the thinking multi-turn example → 88 real, see the test for the
- * estimate. The test bounds every case to ±15 % and prose of a few
- * kilobytes (a Claude Code system prompt) estimates within ±15 % of
- * bytes/4 (the usual rule of thumb, which itself is ±20 % of real counts).
+ * (tests/unit/test-dialect-count-tokens.c, fixtures
+ * tests/fixtures/dialects/count-tokens-*.json): system "You are a
+ * scientist" + "Hello, Claude": 14 real, 14 estimated (0 %); the
+ * get_weather tool + one question: 403 real, 427 estimated (+6 %). English
+ * prose estimates at 3.4-4.6 bytes per token, the usual range. The test
+ * bounds the documented cases to ±15 %. It is an estimate: code, JSON and
+ * non-English text will be further off (expect ±25 %), which is enough for
+ * Claude Code's auto-compaction threshold, not for billing.
  */
 
 static gboolean

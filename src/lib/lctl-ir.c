@@ -363,7 +363,25 @@ lctl_ir_request_apply_defaults (LctlIrRequest *request,
       else if (g_str_equal (key, "stop") || g_str_equal (key, "stop_sequences"))
         {
           if (request->stop == NULL && vtype == G_TYPE_STRING)
-            request->stop = g_strsplit (json_node_get_string (value), "\x01", 1);
+            {
+              request->stop = g_new0 (char *, 2);
+              request->stop[0] = g_strdup (json_node_get_string (value));
+            }
+          else if (request->stop == NULL && JSON_NODE_HOLDS_ARRAY (value))
+            {
+              JsonArray *array = json_node_get_array (value);
+              GPtrArray *strv = g_ptr_array_new ();
+
+              for (unsigned i = 0; i < json_array_get_length (array); i++)
+                {
+                  JsonNode *element = json_array_get_element (array, i);
+
+                  if (JSON_NODE_HOLDS_VALUE (element) && json_node_get_value_type (element) == G_TYPE_STRING)
+                    g_ptr_array_add (strv, g_strdup (json_node_get_string (element)));
+                }
+              g_ptr_array_add (strv, NULL);
+              request->stop = (char **)g_ptr_array_free (strv, FALSE);
+            }
         }
       else
         {

@@ -11,9 +11,11 @@
 #include "lctl-sse.h"
 
 /* Anthropic requires max_tokens; when a client of another dialect did not
- * send one, ask for this much (room for the longest answers of current
- * models without asking more than any of them allows). */
-#define DEFAULT_MAX_TOKENS 32000
+ * send one (and the deployment sets no `max_tokens`), ask for this much:
+ * enough for long answers, and accepted by the Anthropic-compatible
+ * endpoints (DashScope, MiniMax, Z.AI), whose output limits are lower than
+ * Claude's. */
+#define DEFAULT_MAX_TOKENS 8192
 
 /* OpenAI reasoning_effort → thinking budget, as LiteLLM maps it. */
 #define BUDGET_LOW 1024
@@ -486,6 +488,20 @@ lctl_anthropic_parse_request (JsonNode *root_node,
     if (!is_modeled (l->data))
       json_object_set_member (request->extras, l->data, json_node_copy (json_object_get_member (root, l->data)));
 
+  /* output_config's effort and format are modelled; whatever else it
+   * holds stays an extra. */
+  {
+    JsonObject *output_config = lctl_json_object (request->extras, "output_config");
+
+    if (output_config != NULL)
+      {
+        json_object_remove_member (output_config, "effort");
+        json_object_remove_member (output_config, "format");
+        if (json_object_get_size (output_config) == 0)
+          json_object_remove_member (request->extras, "output_config");
+      }
+  }
+
   return g_steal_pointer (&request);
 }
 
@@ -862,7 +878,7 @@ lctl_anthropic_build_request (const LctlIrRequest *request,
     json_object_set_string_member (ensure_object_member (body, "output_config"), "effort", request->thinking.effort);
 
   if (max_tokens <= 0)
-    max_tokens = budget > 0 ? budget + DEFAULT_MAX_TOKENS / 2 : DEFAULT_MAX_TOKENS;
+    max_tokens = budget > 0 ? budget + DEFAULT_MAX_TOKENS : DEFAULT_MAX_TOKENS;
   else if (!same && budget > 0 && max_tokens <= budget)
     /* OpenAI's max_completion_tokens counts reasoning too, but a client's
      * budget for visible text should not be eaten by a budget we chose. */
@@ -873,14 +889,20 @@ lctl_anthropic_build_request (const LctlIrRequest *request,
    * rejects these fields), and what extended thinking allows. */
   if (!isnan (request->temperature))
     {
-      if (!thinking_on || request->temperature == 1.0 || same)
-        json_object_set_double_member (body, "temperature", request->temperature);
+      /* OpenAI's range is 0–2, Anthropic's 0–1. */
+      double temperature = same ? request->temperature : CLAMP (request->temperature, 0.0, 1.0);
+
+      if (!thinking_on || temperature == 1.0 || same)
+        json_object_set_double_member (body, "temperature", temperature);
       else
         lctl_build_options_drop (options, "temperature");
     }
   if (!isnan (request->top_p))
     {
-      if (!thinking_on || request->top_p >= 0.95 || same)
+      /* Current Claude models refuse temperature and top_p together. */
+      if (!same && json_object_has_member (body, "temperature"))
+        lctl_build_options_drop (options, "top_p");
+      else if (!thinking_on || request->top_p >= 0.95 || same)
         json_object_set_double_member (body, "top_p", request->top_p);
       else
         lctl_build_options_drop (options, "top_p");
@@ -900,6 +922,8 @@ lctl_anthropic_build_request (const LctlIrRequest *request,
         json_array_add_string_element (stop, request->stop[i]);
       json_object_set_array_member (body, "stop_sequences", stop);
     }
+  if (request->has_seed)
+    lctl_build_options_drop (options, "seed");
   if (request->user != NULL)
     json_object_set_string_member (ensure_object_member (body, "metadata"), "user_id", request->user);
   if (request->stream)
@@ -1588,8 +1612,9 @@ encoder_route (LctlAnthropicEncoder *encoder,
     return FALSE;
   if (encoder->open_block >= 0 && encoder->open_kind == kind)
     return TRUE;
+  /* server_tool_use and the like stream their input as JSON deltas too. */
   if (kind == BLOCK_TOOL)
-    return FALSE;
+    return encoder->open_block >= 0 && encoder->open_kind == BLOCK_OTHER;
   encoder_open_block (encoder, empty_block (kind), kind, event->index, out);
   return TRUE;
 }

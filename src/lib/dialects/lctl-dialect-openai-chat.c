@@ -1254,6 +1254,7 @@ struct _LctlOpenaiChatDecoder
   int open_index;
   gint64 open_tool;     /* OpenAI tool_calls index of the open tool part */
   GHashTable *tool_map; /* OpenAI tool index → IR index + 1 */
+  GHashTable *tool_ids; /* OpenAI tool index → id of the call there */
   LctlIrStopReason stop_reason;
   LctlIrUsage usage;
 };
@@ -1266,6 +1267,7 @@ lctl_openai_chat_decoder_new (void)
   decoder->open_index = -1;
   decoder->open_tool = -1;
   decoder->tool_map = g_hash_table_new (NULL, NULL);
+  decoder->tool_ids = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   lctl_ir_usage_init (&decoder->usage);
   return decoder;
 }
@@ -1276,6 +1278,7 @@ lctl_openai_chat_decoder_free (LctlOpenaiChatDecoder *decoder)
   if (decoder == NULL)
     return;
   g_hash_table_unref (decoder->tool_map);
+  g_hash_table_unref (decoder->tool_ids);
   g_free (decoder);
 }
 
@@ -1395,9 +1398,10 @@ decoder_tool_calls (LctlOpenaiChatDecoder *decoder,
       tool_index = CLAMP (tool_index, 0, 1 << 20);
       mapped = g_hash_table_lookup (decoder->tool_map, GINT_TO_POINTER ((int)tool_index));
 
-      /* A new call: an index not seen yet, or (servers that always say
-       * index 0) a new id. */
-      if (mapped == NULL || (id != NULL && *id != '\0' && decoder->open_kind == OPEN_TOOL && decoder->open_tool == tool_index && mapped != NULL && name != NULL && *name != '\0'))
+      /* A new call: an index not seen yet, or (servers that number every
+       * call 0) an id other than the one at that index. Servers that repeat
+       * the id in every fragment keep appending. */
+      if (mapped == NULL || (id != NULL && *id != '\0' && g_strcmp0 (id, g_hash_table_lookup (decoder->tool_ids, GINT_TO_POINTER ((int)tool_index))) != 0))
         {
           LctlIrPart *part = lctl_ir_part_new (LCTL_IR_PART_TOOL_CALL);
 
@@ -1407,6 +1411,7 @@ decoder_tool_calls (LctlOpenaiChatDecoder *decoder,
           decoder->open_tool = tool_index;
           decoder->saw_tool_call = TRUE;
           g_hash_table_insert (decoder->tool_map, GINT_TO_POINTER ((int)tool_index), GINT_TO_POINTER (index + 1));
+          g_hash_table_insert (decoder->tool_ids, GINT_TO_POINTER ((int)tool_index), g_strdup (part->id));
         }
       else
         index = GPOINTER_TO_INT (mapped) - 1;
@@ -1435,7 +1440,9 @@ lctl_openai_chat_decoder_feed (LctlOpenaiChatDecoder *decoder,
     return TRUE;
   if (data == NULL)
     return TRUE;
-  if (g_str_equal (g_strstrip ((char *)data), "[DONE]"))
+  while (g_ascii_isspace (*data))
+    data++;
+  if (g_str_has_prefix (data, "[DONE]"))
     {
       decoder_stop (decoder, events);
       return TRUE;
