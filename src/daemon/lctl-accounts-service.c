@@ -210,8 +210,12 @@ login_run_cb (GObject      *source,
     }
   lctl_dbus_accounts_emit_login_progress (LCTL_DBUS_ACCOUNTS (run->self), lctl_login_flow_get_id (run->flow),
                                           "Storing the credential...");
-  lctl_account_manager_add_async (run->self->manager, lctl_login_flow_get_provider (run->flow), record,
-                                  run->self->cancellable, login_stored_cb, g_steal_pointer (&run));
+  {
+    FlowRun *owned = g_steal_pointer (&run);
+
+    lctl_account_manager_add_async (owned->self->manager, lctl_login_flow_get_provider (owned->flow), record,
+                                    owned->self->cancellable, login_stored_cb, owned);
+  }
 }
 
 static gboolean
