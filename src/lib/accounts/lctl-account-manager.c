@@ -249,7 +249,7 @@ load_file_cb (GObject      *source,
   const LctlOAuthProvider *providers = lctl_oauth_provider_get_all (&n);
 
   if (error != NULL)
-    g_warning ("Could not read the %s credential file: %s", providers[self->load_index].label, error->message);
+    g_message ("Could not read the %s credential file: %s", providers[self->load_index].label, error->message);
   if (record != NULL)
     account_set_record (g_hash_table_lookup (self->accounts, providers[self->load_index].id),
                         record, self->file_store);
@@ -270,7 +270,7 @@ load_primary_cb (GObject      *source,
   const LctlOAuthProvider *provider = &providers[self->load_index];
 
   if (error != NULL)
-    g_warning ("Could not read the %s credential from the %s store: %s", provider->label,
+    g_message ("Could not read the %s credential from the %s store: %s", provider->label,
                lctl_token_store_get_backend_name (self->store), error->message);
   if (record != NULL)
     {
@@ -600,7 +600,7 @@ refresh_reply_cb (GObject      *source,
   {
     g_autoptr (GError) rejected = needs_login_error (account);
 
-    g_warning ("%s refresh rejected (%s); the account needs a new login",
+    g_message ("%s refresh rejected (%s); the account needs a new login",
                account->provider->label, what);
     refresh_fail (account, rejected);
   }

@@ -118,7 +118,7 @@ add_payload (GHashTable *out,
   provider = lctl_oauth_provider_lookup (g_str_has_prefix (key, "auth.") ? key + 5 : key);
   if (provider == NULL)
     {
-      g_warning ("Skipping a credential for an unknown provider: %s", name);
+      g_message ("Skipping a credential for an unknown provider: %s", name);
       return TRUE;
     }
   raw = g_base64_decode (b64, &len);

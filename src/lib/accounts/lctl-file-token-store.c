@@ -283,21 +283,12 @@ lctl_file_token_store_init (LctlFileTokenStore *self)
 /**
  * lctl_file_token_store_default_directory:
  *
- * Read from the environment each time, so a changed `XDG_DATA_HOME` (tests,
- * a fresh HOME) is honoured.
- *
  * Returns: (transfer full): `$XDG_DATA_HOME/litellmctl/auth`.
  */
 char *
 lctl_file_token_store_default_directory (void)
 {
-  const char *data_home = g_getenv ("XDG_DATA_HOME");
-  const char *home = g_getenv ("HOME");
-
-  if (data_home != NULL && g_path_is_absolute (data_home))
-    return g_build_filename (data_home, "litellmctl", "auth", NULL);
-  return g_build_filename (home != NULL ? home : g_get_home_dir (), ".local", "share",
-                           "litellmctl", "auth", NULL);
+  return g_build_filename (g_get_user_data_dir (), "litellmctl", "auth", NULL);
 }
 
 /**
