@@ -201,7 +201,7 @@ lctl_credential_transfer_parse (const char *text,
                                          0, 0, NULL);
   g_autoptr (GRegex) simple = g_regex_new ("^\\s*(auth\\.[A-Za-z0-9_.-]+\\.json)\\s+([A-Za-z0-9+/=]+)\\s*$",
                                            G_REGEX_MULTILINE, 0, NULL);
-  g_autoptr (GRegex) bundle = g_regex_new ("<<\\s*'?BUNDLE_EOF'?\\s*\\n([A-Za-z0-9+/=\\s]+?)\\n\\s*BUNDLE_EOF",
+  g_autoptr (GRegex) bundle = g_regex_new ("<<\\s*'?BUNDLE_EOF'?[^\\n]*\\n([A-Za-z0-9+/=\\s]+?)\\n\\s*BUNDLE_EOF",
                                            0, 0, NULL);
   g_autoptr (GMatchInfo) match = NULL;
 
