@@ -716,7 +716,10 @@ handle_finished (AuthCmd    *cmd,
       finish (cmd, EXIT_FAILURE_);
       return;
     }
-  g_print ("✓ Logged in to %s as %s\n", cmd->provider->label, message);
+  if (g_strcmp0 (message, "default") == 0 || message == NULL || *message == '\0')
+    g_print ("✓ Logged in to %s\n", cmd->provider->label);
+  else
+    g_print ("✓ Logged in to %s as %s\n", cmd->provider->label, message);
   lctl_dbus_accounts_call_list_accounts (cmd->proxy, cmd->cancellable, finished_list_cb, cmd);
 }
 
