@@ -50,6 +50,7 @@ typedef struct {
   gboolean countdown_shown;
   GDataInputStream *stdin_lines;
   gboolean reading_stdin;
+  gboolean at_prompt;
   guint sigint_id;
 
   /* import */
@@ -98,6 +99,16 @@ finish (AuthCmd *cmd,
 {
   cmd->status = status;
   g_main_loop_quit (cmd->loop);
+}
+
+/* The paste prompt leaves the cursor after "…callback): "; anything else
+ * printed meanwhile starts on a fresh line. */
+static void
+leave_prompt (AuthCmd *cmd)
+{
+  if (cmd->at_prompt)
+    g_print ("\n");
+  cmd->at_prompt = FALSE;
 }
 
 static void
@@ -582,6 +593,7 @@ complete_login_cb (GObject      *source,
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
       g_dbus_error_strip_remote_error (error);
+      leave_prompt (cmd);
       g_print ("  %s\n", error->message);
       read_pasted_line (cmd);
     }
@@ -597,6 +609,7 @@ pasted_line_cb (GObject      *source,
   g_autofree char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result,
                                                                      NULL, &error);
 
+  cmd->at_prompt = FALSE;
   if (line == NULL)
     {
       /* EOF or cancelled: keep waiting for the callback alone. */
@@ -623,8 +636,10 @@ read_pasted_line (AuthCmd *cmd)
       cmd->stdin_lines = g_data_input_stream_new (in);
     }
   cmd->reading_stdin = TRUE;
+  leave_prompt (cmd);
   g_print ("Redirect URL (or wait for callback): ");
   fflush (stdout);
+  cmd->at_prompt = TRUE;
   g_data_input_stream_read_line_async (cmd->stdin_lines, G_PRIORITY_DEFAULT, cmd->cancellable,
                                        pasted_line_cb, cmd);
 }
@@ -675,9 +690,11 @@ static void
 handle_progress (AuthCmd    *cmd,
                  const char *message)
 {
-  /* With a live countdown on the line, progress would garble it. */
-  if (cmd->countdown_id != 0)
+  /* With a live countdown on the line, progress would garble it; our own
+   * instructions already say we wait for the callback. */
+  if (cmd->countdown_id != 0 || (cmd->reading_stdin && g_str_has_prefix (message, "Waiting for the callback")))
     return;
+  leave_prompt (cmd);
   g_print ("  %s\n", message);
 }
 
@@ -705,8 +722,7 @@ handle_finished (AuthCmd    *cmd,
                  const char *message)
 {
   end_countdown (cmd);
-  if (cmd->reading_stdin)
-    g_print ("\n");
+  leave_prompt (cmd);
   g_cancellable_cancel (cmd->cancellable);
   g_clear_object (&cmd->cancellable);
   cmd->cancellable = g_cancellable_new ();
