@@ -38,17 +38,18 @@ update_needs_login (LctlAccountsService *self)
 {
   g_auto (GStrv) needs_login = lctl_account_manager_get_needs_login (self->manager);
 
-  lctl_dbus_accounts_set_needs_login (LCTL_DBUS_ACCOUNTS (self), (const char *const *) needs_login);
+  lctl_dbus_accounts_set_needs_login (LCTL_DBUS_ACCOUNTS (self), (const char *const *)needs_login);
 }
 
 static void
-manager_changed_cb (LctlAccountManager  *manager,
+manager_changed_cb (LctlAccountManager *manager,
                     LctlAccountsService *self)
 {
   update_needs_login (self);
 }
 
-typedef struct {
+typedef struct
+{
   LctlAccountsService *self;
   GDBusMethodInvocation *invocation;
   GStrv providers;
@@ -58,7 +59,7 @@ typedef struct {
 } Call;
 
 static Call *
-call_new (LctlAccountsService   *self,
+call_new (LctlAccountsService *self,
           GDBusMethodInvocation *invocation)
 {
   Call *call = g_new0 (Call, 1);
@@ -83,7 +84,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
 
 static void
 return_error (GDBusMethodInvocation *invocation,
-              const GError          *error)
+              const GError *error)
 {
   if (error->domain == LCTL_ERROR)
     g_dbus_method_invocation_return_gerror (invocation, error);
@@ -94,9 +95,9 @@ return_error (GDBusMethodInvocation *invocation,
 /* ListAccounts */
 
 static void
-list_loaded_cb (GObject      *source,
+list_loaded_cb (GObject *source,
                 GAsyncResult *result,
-                gpointer      user_data)
+                gpointer user_data)
 {
   g_autoptr (Call) call = user_data;
   g_autoptr (GError) error = NULL;
@@ -111,7 +112,7 @@ list_loaded_cb (GObject      *source,
 }
 
 static gboolean
-handle_list_accounts (LctlDBusAccounts      *object,
+handle_list_accounts (LctlDBusAccounts *object,
                       GDBusMethodInvocation *invocation)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
@@ -123,22 +124,23 @@ handle_list_accounts (LctlDBusAccounts      *object,
 /* Logins */
 
 static void
-flow_prompt_cb (LctlLoginFlow       *flow,
-                GVariant            *prompt,
+flow_prompt_cb (LctlLoginFlow *flow,
+                GVariant *prompt,
                 LctlAccountsService *self)
 {
   lctl_dbus_accounts_emit_login_prompt (LCTL_DBUS_ACCOUNTS (self), lctl_login_flow_get_id (flow), prompt);
 }
 
 static void
-flow_progress_cb (LctlLoginFlow       *flow,
-                  const char          *message,
+flow_progress_cb (LctlLoginFlow *flow,
+                  const char *message,
                   LctlAccountsService *self)
 {
   lctl_dbus_accounts_emit_login_progress (LCTL_DBUS_ACCOUNTS (self), lctl_login_flow_get_id (flow), message);
 }
 
-typedef struct {
+typedef struct
+{
   LctlAccountsService *self;
   LctlLoginFlow *flow;
 } FlowRun;
@@ -156,9 +158,9 @@ flow_run_free (FlowRun *run)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FlowRun, flow_run_free)
 
 static void
-login_finished (FlowRun      *run,
+login_finished (FlowRun *run,
                 const GError *error,
-                const char   *account)
+                const char *account)
 {
   const char *id = lctl_login_flow_get_id (run->flow);
 
@@ -175,9 +177,9 @@ login_finished (FlowRun      *run,
 }
 
 static void
-login_stored_cb (GObject      *source,
+login_stored_cb (GObject *source,
                  GAsyncResult *result,
-                 gpointer      user_data)
+                 gpointer user_data)
 {
   g_autoptr (FlowRun) run = user_data;
   g_autoptr (GError) error = NULL;
@@ -195,9 +197,9 @@ login_stored_cb (GObject      *source,
 }
 
 static void
-login_run_cb (GObject      *source,
+login_run_cb (GObject *source,
               GAsyncResult *result,
-              gpointer      user_data)
+              gpointer user_data)
 {
   g_autoptr (FlowRun) run = user_data;
   g_autoptr (GError) error = NULL;
@@ -228,10 +230,10 @@ start_flow_idle (gpointer user_data)
 }
 
 static gboolean
-handle_begin_login (LctlDBusAccounts      *object,
+handle_begin_login (LctlDBusAccounts *object,
                     GDBusMethodInvocation *invocation,
-                    const char            *provider,
-                    GVariant              *options)
+                    const char *provider,
+                    GVariant *options)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
   g_autoptr (GError) error = NULL;
@@ -260,9 +262,9 @@ handle_begin_login (LctlDBusAccounts      *object,
 }
 
 static LctlLoginFlow *
-lookup_flow (LctlAccountsService   *self,
+lookup_flow (LctlAccountsService *self,
              GDBusMethodInvocation *invocation,
-             const char            *flow_id)
+             const char *flow_id)
 {
   LctlLoginFlow *flow = g_hash_table_lookup (self->flows, flow_id);
 
@@ -273,10 +275,10 @@ lookup_flow (LctlAccountsService   *self,
 }
 
 static gboolean
-handle_complete_login (LctlDBusAccounts      *object,
+handle_complete_login (LctlDBusAccounts *object,
                        GDBusMethodInvocation *invocation,
-                       const char            *flow_id,
-                       const char            *redirect_url)
+                       const char *flow_id,
+                       const char *redirect_url)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
   LctlLoginFlow *flow = lookup_flow (self, invocation, flow_id);
@@ -292,9 +294,9 @@ handle_complete_login (LctlDBusAccounts      *object,
 }
 
 static gboolean
-handle_cancel_login (LctlDBusAccounts      *object,
+handle_cancel_login (LctlDBusAccounts *object,
                      GDBusMethodInvocation *invocation,
-                     const char            *flow_id)
+                     const char *flow_id)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
   LctlLoginFlow *flow = lookup_flow (self, invocation, flow_id);
@@ -309,9 +311,9 @@ handle_cancel_login (LctlDBusAccounts      *object,
 /* Refresh, Logout */
 
 static void
-refresh_cb (GObject      *source,
+refresh_cb (GObject *source,
             GAsyncResult *result,
-            gpointer      user_data)
+            gpointer user_data)
 {
   g_autoptr (Call) call = user_data;
   g_autoptr (GError) error = NULL;
@@ -324,9 +326,9 @@ refresh_cb (GObject      *source,
 }
 
 static gboolean
-handle_refresh (LctlDBusAccounts      *object,
+handle_refresh (LctlDBusAccounts *object,
                 GDBusMethodInvocation *invocation,
-                const char            *provider)
+                const char *provider)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
 
@@ -336,9 +338,9 @@ handle_refresh (LctlDBusAccounts      *object,
 }
 
 static void
-logout_cb (GObject      *source,
+logout_cb (GObject *source,
            GAsyncResult *result,
-           gpointer      user_data)
+           gpointer user_data)
 {
   g_autoptr (Call) call = user_data;
   g_autoptr (GError) error = NULL;
@@ -350,9 +352,9 @@ logout_cb (GObject      *source,
 }
 
 static gboolean
-handle_logout (LctlDBusAccounts      *object,
+handle_logout (LctlDBusAccounts *object,
                GDBusMethodInvocation *invocation,
-               const char            *provider)
+               const char *provider)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
 
@@ -364,9 +366,9 @@ handle_logout (LctlDBusAccounts      *object,
 /* Export, Import */
 
 static void
-export_loaded_cb (GObject      *source,
+export_loaded_cb (GObject *source,
                   GAsyncResult *result,
-                  gpointer      user_data)
+                  gpointer user_data)
 {
   g_autoptr (Call) call = user_data;
   LctlAccountManager *manager = call->self->manager;
@@ -385,7 +387,7 @@ export_loaded_cb (GObject      *source,
     {
       for (gsize i = 0; i < n; i++)
         if (lctl_account_manager_get_record (manager, providers[i].id) != NULL)
-          g_hash_table_insert (records, (gpointer) providers[i].id,
+          g_hash_table_insert (records, (gpointer)providers[i].id,
                                lctl_account_manager_get_record (manager, providers[i].id));
     }
   else
@@ -402,7 +404,7 @@ export_loaded_cb (GObject      *source,
                                                    provider != NULL ? provider->label : *p);
             return;
           }
-        g_hash_table_insert (records, (gpointer) provider->id, record);
+        g_hash_table_insert (records, (gpointer)provider->id, record);
       }
   if (g_hash_table_size (records) == 0)
     {
@@ -416,14 +418,14 @@ export_loaded_cb (GObject      *source,
 }
 
 static gboolean
-handle_export (LctlDBusAccounts      *object,
+handle_export (LctlDBusAccounts *object,
                GDBusMethodInvocation *invocation,
-               const char *const     *providers)
+               const char *const *providers)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
   Call *call = call_new (self, invocation);
 
-  call->providers = g_strdupv ((char **) providers);
+  call->providers = g_strdupv ((char **)providers);
   lctl_account_manager_load_async (self->manager, self->cancellable, export_loaded_cb, call);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -431,9 +433,9 @@ handle_export (LctlDBusAccounts      *object,
 static void import_next (Call *call);
 
 static void
-import_added_cb (GObject      *source,
+import_added_cb (GObject *source,
                  GAsyncResult *result,
-                 gpointer      user_data)
+                 gpointer user_data)
 {
   Call *call = user_data;
   g_autoptr (GError) error = NULL;
@@ -467,14 +469,14 @@ import_next (Call *call)
     }
   g_ptr_array_add (call->imported, NULL);
   lctl_dbus_accounts_complete_import (LCTL_DBUS_ACCOUNTS (call->self), call->invocation,
-                                      (const char *const *) call->imported->pdata);
+                                      (const char *const *)call->imported->pdata);
   call_free (call);
 }
 
 static gboolean
-handle_import (LctlDBusAccounts      *object,
+handle_import (LctlDBusAccounts *object,
                GDBusMethodInvocation *invocation,
-               const char            *script)
+               const char *script)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
   g_autoptr (GError) error = NULL;
@@ -565,7 +567,7 @@ lctl_accounts_service_new_with_manager (LctlAccountManager *manager)
 
   self->manager = g_object_ref (manager);
   g_signal_connect (manager, "changed", G_CALLBACK (manager_changed_cb), self);
-  lctl_dbus_accounts_set_needs_login (LCTL_DBUS_ACCOUNTS (self), (const char *const *) none);
+  lctl_dbus_accounts_set_needs_login (LCTL_DBUS_ACCOUNTS (self), (const char *const *)none);
   return self;
 }
 

@@ -10,10 +10,28 @@
 #include "lctl-oauth-util.h"
 #include "lctl-test-utils.h"
 
+/* GLib's G_TEST_OPTION_ISOLATE_DIRS leaks the per-test dir strings it sets
+ * with g_set_user_dirs(); not ours to fix. Read by LeakSanitizer; the slow
+ * unwinder is needed to see through GLib's frames. */
+const char *__lsan_default_suppressions (void);
+const char *__asan_default_options (void);
+
+const char *
+__asan_default_options (void)
+{
+  return "fast_unwind_on_malloc=0";
+}
+
+const char *
+__lsan_default_suppressions (void)
+{
+  return "leak:g_set_user_dirs\n";
+}
+
 static void
 respond_json (SoupServerMessage *msg,
-              unsigned           status,
-              const char        *json)
+              unsigned status,
+              const char *json)
 {
   soup_server_message_set_status (msg, status, NULL);
   soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, json, strlen (json));
@@ -22,18 +40,19 @@ respond_json (SoupServerMessage *msg,
 static char *
 b64url (const char *text)
 {
-  g_autofree char *b64 = g_base64_encode ((const guchar *) text, strlen (text));
+  g_autofree char *b64 = g_base64_encode ((const guchar *)text, strlen (text));
   GString *out = g_string_new (NULL);
 
   for (const char *p = b64; *p != '\0' && *p != '='; p++)
-    g_string_append_c (out, *p == '+' ? '-' : *p == '/' ? '_' : *p);
+    g_string_append_c (out, *p == '+' ? '-' : *p == '/' ? '_'
+                                                        : *p);
   return g_string_free (out, FALSE);
 }
 
 char *
 lctl_mock_oauth_make_jwt (const char *account_id,
                           const char *email,
-                          gint64      exp)
+                          gint64 exp)
 {
   g_autofree char *header = b64url ("{\"alg\":\"RS256\",\"typ\":\"JWT\"}");
   g_autofree char *json = g_strdup_printf ("{\"exp\":%" G_GINT64_FORMAT ",\"email\":\"%s\","
@@ -46,7 +65,7 @@ lctl_mock_oauth_make_jwt (const char *account_id,
 
 static GHashTable *
 request_form (SoupServerMessage *msg,
-              char             **content_type_out)
+              char **content_type_out)
 {
   SoupMessageBody *body = soup_server_message_get_request_body (msg);
   const char *content_type = soup_message_headers_get_content_type (soup_server_message_get_request_headers (msg), NULL);
@@ -79,9 +98,9 @@ request_form (SoupServerMessage *msg,
 }
 
 static void
-issue_tokens (LctlMockOAuth     *mock,
+issue_tokens (LctlMockOAuth *mock,
               SoupServerMessage *msg,
-              const char        *provider)
+              const char *provider)
 {
   g_autofree char *access = NULL;
   g_autofree char *refresh = NULL;
@@ -118,7 +137,8 @@ issue_tokens (LctlMockOAuth     *mock,
   respond_json (msg, 200, json);
 }
 
-typedef struct {
+typedef struct
+{
   LctlMockOAuth *mock;
   SoupServerMessage *msg;
   char *provider;
@@ -140,10 +160,10 @@ delayed_cb (gpointer user_data)
 }
 
 static void
-handle_refresh (LctlMockOAuth     *mock,
+handle_refresh (LctlMockOAuth *mock,
                 SoupServerMessage *msg,
-                const char        *provider,
-                GHashTable        *form)
+                const char *provider,
+                GHashTable *form)
 {
   const char *token = g_hash_table_lookup (form, "refresh_token");
 
@@ -191,10 +211,10 @@ provider_for_token_path (const char *path)
 }
 
 static void
-handle_poll (LctlMockOAuth     *mock,
+handle_poll (LctlMockOAuth *mock,
              SoupServerMessage *msg,
-             const char        *provider,
-             GHashTable        *form)
+             const char *provider,
+             GHashTable *form)
 {
   g_autofree char *step = NULL;
   gint64 now = g_get_monotonic_time ();
@@ -233,10 +253,10 @@ handle_poll (LctlMockOAuth     *mock,
 }
 
 static void
-handle_code_exchange (LctlMockOAuth     *mock,
+handle_code_exchange (LctlMockOAuth *mock,
                       SoupServerMessage *msg,
-                      const char        *provider,
-                      GHashTable        *form)
+                      const char *provider,
+                      GHashTable *form)
 {
   const char *challenge = g_hash_table_lookup (mock->authorize_query, "code_challenge");
   g_autofree char *computed = lctl_oauth_pkce_challenge (g_hash_table_lookup (form, "code_verifier") != NULL
@@ -261,11 +281,11 @@ handle_code_exchange (LctlMockOAuth     *mock,
 }
 
 static void
-mock_handler (SoupServer        *server,
+mock_handler (SoupServer *server,
               SoupServerMessage *msg,
-              const char        *path,
-              GHashTable        *query,
-              gpointer           user_data)
+              const char *path,
+              GHashTable *query,
+              gpointer user_data)
 {
   LctlMockOAuth *mock = user_data;
   const char *provider = provider_for_token_path (path);
@@ -290,8 +310,8 @@ mock_handler (SoupServer        *server,
       g_free (mock->issued_code);
       mock->issued_code = g_strdup_printf ("code-%d", g_random_int_range (1000, 9999));
       location = g_strdup_printf ("%s?code=%s&state=%s",
-                                  (char *) g_hash_table_lookup (mock->authorize_query, "redirect_uri"),
-                                  mock->issued_code, (char *) g_hash_table_lookup (mock->authorize_query, "state"));
+                                  (char *)g_hash_table_lookup (mock->authorize_query, "redirect_uri"),
+                                  mock->issued_code, (char *)g_hash_table_lookup (mock->authorize_query, "state"));
       soup_server_message_set_redirect (msg, 302, location);
       return;
     }
@@ -437,14 +457,14 @@ lctl_mock_oauth_setenv (LctlMockOAuth *mock)
 
 int
 lctl_mock_oauth_hits (LctlMockOAuth *mock,
-                      const char    *path)
+                      const char *path)
 {
   return GPOINTER_TO_INT (g_hash_table_lookup (mock->hits, path));
 }
 
 void
 lctl_mock_oauth_script_polls (LctlMockOAuth *mock,
-                              const char    *first,
+                              const char *first,
                               ...)
 {
   va_list ap;
@@ -467,16 +487,17 @@ lctl_test_free_port (void)
   return port;
 }
 
-typedef struct {
+typedef struct
+{
   GBytes *bytes;
   GError *error;
   gboolean done;
 } BrowserResult;
 
 static void
-browser_cb (GObject      *source,
+browser_cb (GObject *source,
             GAsyncResult *result,
-            gpointer      user_data)
+            gpointer user_data)
 {
   BrowserResult *r = user_data;
 
@@ -486,7 +507,7 @@ browser_cb (GObject      *source,
 
 unsigned
 lctl_test_browser_get (const char *url,
-                       char      **body)
+                       char **body)
 {
   g_autoptr (SoupSession) session = soup_session_new ();
   g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);

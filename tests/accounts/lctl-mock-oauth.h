@@ -13,13 +13,15 @@ G_BEGIN_DECLS
  * userinfo / resource manager / Code Assist setup calls), on 127.0.0.1
  * port 0, following the wire formats of PROTOCOLS.md §1. */
 
-typedef enum {
+typedef enum
+{
   MOCK_REFRESH_OK,     /* rotate: new access and refresh token */
   MOCK_REFRESH_REJECT, /* 400 invalid_grant */
   MOCK_REFRESH_FAIL,   /* 503 `fail_times` times, then OK */
 } MockRefreshMode;
 
-typedef struct {
+typedef struct
+{
   SoupServer *server;
   char *base;
 
@@ -63,13 +65,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (LctlMockOAuth, lctl_mock_oauth_free)
 
 void lctl_mock_oauth_setenv (LctlMockOAuth *mock);
 int lctl_mock_oauth_hits (LctlMockOAuth *mock,
-                          const char    *path);
+                          const char *path);
 void lctl_mock_oauth_script_polls (LctlMockOAuth *mock,
-                                   const char    *first,
+                                   const char *first,
                                    ...) G_GNUC_NULL_TERMINATED;
 char *lctl_mock_oauth_make_jwt (const char *account_id,
                                 const char *email,
-                                gint64      exp);
+                                gint64 exp);
 
 /* A free TCP port on localhost for callback servers. */
 unsigned lctl_test_free_port (void);
@@ -77,7 +79,7 @@ unsigned lctl_test_free_port (void);
 /* Plays the browser: GETs @url following redirects; returns the final
  * status and body. */
 unsigned lctl_test_browser_get (const char *url,
-                                char      **body);
+                                char **body);
 
 JsonObject *lctl_test_json_object (const char *json);
 

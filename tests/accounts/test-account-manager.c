@@ -13,7 +13,8 @@
 #include "lctl-oauth-util.h"
 #include "lctl-test-utils.h"
 
-typedef struct {
+typedef struct
+{
   LctlMockOAuth *mock;
   LctlAccountManager *manager;
   LctlFileTokenStore *store;
@@ -27,8 +28,8 @@ now_s (void)
 }
 
 static void
-fixture_setup (Fixture       *f,
-               gconstpointer  data)
+fixture_setup (Fixture *f,
+               gconstpointer data)
 {
   static int n;
   g_autofree char *sub = g_strdup_printf ("%d", n++);
@@ -44,8 +45,8 @@ fixture_setup (Fixture       *f,
 }
 
 static void
-fixture_teardown (Fixture       *f,
-                  gconstpointer  data)
+fixture_teardown (Fixture *f,
+                  gconstpointer data)
 {
   g_object_unref (f->manager);
   g_object_unref (f->store);
@@ -57,7 +58,7 @@ fixture_teardown (Fixture       *f,
 
 /* Writes a credential file the way the file backend would. */
 static void
-seed_credential (Fixture    *f,
+seed_credential (Fixture *f,
                  const char *provider,
                  const char *json)
 {
@@ -68,7 +69,7 @@ seed_credential (Fixture    *f,
 }
 
 static char *
-read_credential (Fixture    *f,
+read_credential (Fixture *f,
                  const char *provider)
 {
   g_autofree char *name = g_strconcat (provider, ".json", NULL);
@@ -93,10 +94,10 @@ seed_expired_qwen (Fixture *f)
 }
 
 static LctlToken *
-get_token (Fixture    *f,
+get_token (Fixture *f,
            const char *provider,
-           LctlToken  *rejected,
-           GError    **error)
+           LctlToken *rejected,
+           GError **error)
 {
   g_autoptr (GAsyncResult) result = NULL;
 
@@ -106,7 +107,8 @@ get_token (Fixture    *f,
   return lctl_token_source_get_token_finish (LCTL_TOKEN_SOURCE (f->manager), result, error);
 }
 
-typedef struct {
+typedef struct
+{
   Fixture *f;
   int done;
   GPtrArray *tokens;
@@ -114,9 +116,9 @@ typedef struct {
 } Concurrent;
 
 static void
-concurrent_cb (GObject      *source,
+concurrent_cb (GObject *source,
                GAsyncResult *result,
-               gpointer      user_data)
+               gpointer user_data)
 {
   Concurrent *c = user_data;
   g_autoptr (GError) error = NULL;
@@ -132,10 +134,10 @@ concurrent_cb (GObject      *source,
 }
 
 static void
-test_concurrent_single_refresh (Fixture       *f,
-                                gconstpointer  data)
+test_concurrent_single_refresh (Fixture *f,
+                                gconstpointer data)
 {
-  Concurrent c = { f, 0, g_ptr_array_new_with_free_func ((GDestroyNotify) lctl_token_unref), TRUE };
+  Concurrent c = { f, 0, g_ptr_array_new_with_free_func ((GDestroyNotify)lctl_token_unref), TRUE };
   g_autofree char *stored = NULL;
 
   seed_expired_qwen (f);
@@ -163,12 +165,12 @@ test_concurrent_single_refresh (Fixture       *f,
 }
 
 static void
-test_valid_token_no_refresh (Fixture       *f,
-                             gconstpointer  data)
+test_valid_token_no_refresh (Fixture *f,
+                             gconstpointer data)
 {
   g_autofree char *json = g_strdup_printf ("{\"access_token\":\"kimi-at\",\"refresh_token\":\"kimi-rt\","
                                            "\"expires_at\":%f,\"scope\":\"kimi-code\"}",
-                                           (double) now_s () + 3600.5);
+                                           (double)now_s () + 3600.5);
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlToken) token = NULL;
 
@@ -182,8 +184,8 @@ test_valid_token_no_refresh (Fixture       *f,
 }
 
 static void
-test_rejected_token_refreshes_once (Fixture       *f,
-                                    gconstpointer  data)
+test_rejected_token_refreshes_once (Fixture *f,
+                                    gconstpointer data)
 {
   g_autofree char *json = g_strdup_printf ("{\"access_token\":\"valid-but-revoked\",\"refresh_token\":\"qwen-refresh-0\","
                                            "\"expires_at\":%" G_GINT64_FORMAT "}",
@@ -214,14 +216,14 @@ test_rejected_token_refreshes_once (Fixture       *f,
 
 static void
 changed_cb (LctlAccountManager *manager,
-            int                *count)
+            int *count)
 {
   (*count)++;
 }
 
 static void
-test_refresh_rejected_needs_login (Fixture       *f,
-                                   gconstpointer  data)
+test_refresh_rejected_needs_login (Fixture *f,
+                                   gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlToken) token = NULL;
@@ -246,7 +248,7 @@ test_refresh_rejected_needs_login (Fixture       *f,
   g_assert_cmpint (changes, >, 0);
 
   needs = lctl_account_manager_get_needs_login (f->manager);
-  g_assert_true (g_strv_contains ((const char *const *) needs, "qwen_portal"));
+  g_assert_true (g_strv_contains ((const char *const *)needs, "qwen_portal"));
   list = g_variant_ref_sink (lctl_account_manager_list_accounts (f->manager));
   g_assert_cmpuint (g_variant_n_children (list), ==, 1);
   entry = g_variant_get_child_value (list, 0);
@@ -272,8 +274,8 @@ test_refresh_rejected_needs_login (Fixture       *f,
 }
 
 static void
-test_transient_errors_retried (Fixture       *f,
-                               gconstpointer  data)
+test_transient_errors_retried (Fixture *f,
+                               gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlToken) token = NULL;
@@ -288,8 +290,8 @@ test_transient_errors_retried (Fixture       *f,
 }
 
 static void
-test_transient_errors_give_up (Fixture       *f,
-                               gconstpointer  data)
+test_transient_errors_give_up (Fixture *f,
+                               gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlToken) token = NULL;
@@ -307,8 +309,8 @@ test_transient_errors_give_up (Fixture       *f,
 }
 
 static void
-test_chatgpt_refresh (Fixture       *f,
-                      gconstpointer  data)
+test_chatgpt_refresh (Fixture *f,
+                      gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlToken) token = NULL;
@@ -329,8 +331,8 @@ test_chatgpt_refresh (Fixture       *f,
 }
 
 static void
-test_gemini_refresh_uses_stored_client (Fixture       *f,
-                                        gconstpointer  data)
+test_gemini_refresh_uses_stored_client (Fixture *f,
+                                        gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlToken) token = NULL;
@@ -353,8 +355,8 @@ test_gemini_refresh_uses_stored_client (Fixture       *f,
 }
 
 static void
-test_proactive_refresh (Fixture       *f,
-                        gconstpointer  data)
+test_proactive_refresh (Fixture *f,
+                        gconstpointer data)
 {
   g_autofree char *json = g_strdup_printf ("{\"access_token\":\"k\",\"refresh_token\":\"k-rt\",\"expires_at\":%" G_GINT64_FORMAT "}",
                                            now_s () + 61);
@@ -380,8 +382,8 @@ test_proactive_refresh (Fixture       *f,
 }
 
 static void
-test_not_found_and_logout (Fixture       *f,
-                           gconstpointer  data)
+test_not_found_and_logout (Fixture *f,
+                           gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlToken) token = NULL;
@@ -411,7 +413,7 @@ test_not_found_and_logout (Fixture       *f,
 }
 
 int
-main (int   argc,
+main (int argc,
       char *argv[])
 {
   lctl_test_init (&argc, &argv);

@@ -20,7 +20,8 @@
 /* The Accounts D-Bus service on a private bus, driven by the `auth` CLI
  * command in the same process (both are fully async on one main loop). */
 
-typedef struct {
+typedef struct
+{
   GTestDBus *bus;
   GDBusConnection *service_conn;
   GDBusConnection *client_conn;
@@ -41,8 +42,8 @@ typedef struct {
 
 static void
 name_acquired_cb (GDBusConnection *connection,
-                  const char      *name,
-                  gpointer         user_data)
+                  const char *name,
+                  gpointer user_data)
 {
   Fixture *f = user_data;
 
@@ -63,8 +64,8 @@ connect_bus (Fixture *f)
 }
 
 static void
-fixture_setup (Fixture       *f,
-               gconstpointer  data)
+fixture_setup (Fixture *f,
+               gconstpointer data)
 {
   static int n;
   g_autofree char *sub = g_strdup_printf ("svc-%d", n++);
@@ -93,8 +94,8 @@ fixture_setup (Fixture       *f,
 }
 
 static void
-fixture_teardown (Fixture       *f,
-                  gconstpointer  data)
+fixture_teardown (Fixture *f,
+                  gconstpointer data)
 {
   if (f->prompt_sub != 0)
     g_dbus_connection_signal_unsubscribe (f->client_conn, f->prompt_sub);
@@ -123,8 +124,8 @@ fixture_teardown (Fixture       *f,
  * (or /dev/null). */
 static int
 run_cli (Fixture *f,
-         int      stdin_fd,
-         char   **output,
+         int stdin_fd,
+         char **output,
          ...)
 {
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
@@ -136,7 +137,7 @@ run_cli (Fixture *f,
 
   va_start (ap, output);
   for (const char *a = va_arg (ap, const char *); a != NULL; a = va_arg (ap, const char *))
-    g_ptr_array_add (args, (gpointer) a);
+    g_ptr_array_add (args, (gpointer)a);
   va_end (ap);
   g_ptr_array_add (args, NULL);
 
@@ -150,7 +151,7 @@ run_cli (Fixture *f,
   dup2 (in_fd, STDIN_FILENO);
   close (in_fd);
 
-  status = lctl_cmd_auth (f->client_conn, (int) args->len - 1, (char **) args->pdata);
+  status = lctl_cmd_auth (f->client_conn, (int)args->len - 1, (char **)args->pdata);
 
   fflush (stdout);
   dup2 (saved_out, STDOUT_FILENO);
@@ -158,7 +159,7 @@ run_cli (Fixture *f,
   close (saved_out);
   close (saved_in);
   g_assert_true (g_file_get_contents (out_path, output, NULL, NULL));
-  g_test_message ("auth %s → %d:\n%s", (char *) args->pdata[1], status, *output);
+  g_test_message ("auth %s → %d:\n%s", (char *)args->pdata[1], status, *output);
   return status;
 }
 
@@ -168,14 +169,14 @@ pipe_with (const char *text)
   int fds[2];
 
   g_assert_cmpint (pipe (fds), ==, 0);
-  g_assert_cmpint (write (fds[1], text, strlen (text)), ==, (gssize) strlen (text));
+  g_assert_cmpint (write (fds[1], text, strlen (text)), ==, (gssize)strlen (text));
   close (fds[1]);
   return fds[0];
 }
 
 static void
-test_cli_qwen_login_and_status (Fixture       *f,
-                                gconstpointer  data)
+test_cli_qwen_login_and_status (Fixture *f,
+                                gconstpointer data)
 {
   g_autofree char *out = NULL;
   g_autofree char *status_out = NULL;
@@ -197,9 +198,9 @@ test_cli_qwen_login_and_status (Fixture       *f,
 }
 
 static void
-authorize_cb (GObject      *source,
+authorize_cb (GObject *source,
               GAsyncResult *result,
-              gpointer      user_data)
+              gpointer user_data)
 {
   Fixture *f = user_data;
   g_autoptr (GBytes) bytes = soup_session_send_and_read_finish (SOUP_SESSION (source), result, NULL);
@@ -209,17 +210,17 @@ authorize_cb (GObject      *source,
   g_assert_nonnull (location);
   /* A user fumbling first, then pasting the address bar's URL. */
   lines = g_strdup_printf ("not a url\n%s\n", location);
-  g_assert_cmpint (write (f->paste_fd, lines, strlen (lines)), ==, (gssize) strlen (lines));
+  g_assert_cmpint (write (f->paste_fd, lines, strlen (lines)), ==, (gssize)strlen (lines));
 }
 
 static void
 prompt_signal_cb (GDBusConnection *connection,
-                  const char      *sender,
-                  const char      *path,
-                  const char      *interface,
-                  const char      *signal,
-                  GVariant        *parameters,
-                  gpointer         user_data)
+                  const char *sender,
+                  const char *path,
+                  const char *interface,
+                  const char *signal,
+                  GVariant *parameters,
+                  gpointer user_data)
 {
   Fixture *f = user_data;
   g_autoptr (GVariant) prompt = NULL;
@@ -236,8 +237,8 @@ prompt_signal_cb (GDBusConnection *connection,
 }
 
 static void
-test_cli_chatgpt_pasted_url (Fixture       *f,
-                             gconstpointer  data)
+test_cli_chatgpt_pasted_url (Fixture *f,
+                             gconstpointer data)
 {
   g_autofree char *out = NULL;
   int fds[2];
@@ -257,7 +258,7 @@ test_cli_chatgpt_pasted_url (Fixture       *f,
 }
 
 static void
-add_credential (Fixture    *f,
+add_credential (Fixture *f,
                 const char *provider,
                 const char *json)
 {
@@ -272,8 +273,8 @@ add_credential (Fixture    *f,
 }
 
 static void
-test_cli_export_logout_import (Fixture       *f,
-                               gconstpointer  data)
+test_cli_export_logout_import (Fixture *f,
+                               gconstpointer data)
 {
   g_autofree char *script = NULL;
   g_autofree char *out = NULL;
@@ -304,8 +305,8 @@ test_cli_export_logout_import (Fixture       *f,
 }
 
 static void
-test_cli_import_from_dir (Fixture       *f,
-                          gconstpointer  data)
+test_cli_import_from_dir (Fixture *f,
+                          gconstpointer data)
 {
   g_autofree char *seed_dir = g_build_filename (g_get_user_data_dir (), "seed-litellm", NULL);
   g_autofree char *q = g_build_filename (seed_dir, "auth.qwen_portal.json", NULL);
@@ -343,8 +344,8 @@ get_needs_login (Fixture *f)
 }
 
 static void
-test_cli_refresh_and_needs_login (Fixture       *f,
-                                  gconstpointer  data)
+test_cli_refresh_and_needs_login (Fixture *f,
+                                  gconstpointer data)
 {
   g_autofree char *out = NULL;
   g_autofree char *failed = NULL;
@@ -372,8 +373,8 @@ test_cli_refresh_and_needs_login (Fixture       *f,
 }
 
 static void
-test_cli_usage (Fixture       *f,
-                gconstpointer  data)
+test_cli_usage (Fixture *f,
+                gconstpointer data)
 {
   g_autofree char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL;
 
@@ -386,10 +387,10 @@ test_cli_usage (Fixture       *f,
 }
 
 static GVariant *
-call_accounts (Fixture    *f,
+call_accounts (Fixture *f,
                const char *method,
-               GVariant   *args,
-               GError    **error)
+               GVariant *args,
+               GError **error)
 {
   g_autoptr (GAsyncResult) result = NULL;
 
@@ -399,7 +400,8 @@ call_accounts (Fixture    *f,
   return g_dbus_connection_call_finish (f->client_conn, result, error);
 }
 
-typedef struct {
+typedef struct
+{
   char *flow_id;
   gboolean finished;
   gboolean success;
@@ -408,12 +410,12 @@ typedef struct {
 
 static void
 finished_signal_cb (GDBusConnection *connection,
-                    const char      *sender,
-                    const char      *path,
-                    const char      *interface,
-                    const char      *signal,
-                    GVariant        *parameters,
-                    gpointer         user_data)
+                    const char *sender,
+                    const char *path,
+                    const char *interface,
+                    const char *signal,
+                    GVariant *parameters,
+                    gpointer user_data)
 {
   Finished *fin = user_data;
 
@@ -422,8 +424,8 @@ finished_signal_cb (GDBusConnection *connection,
 }
 
 static void
-test_dbus_errors_and_cancel (Fixture       *f,
-                             gconstpointer  data)
+test_dbus_errors_and_cancel (Fixture *f,
+                             gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) reply = NULL;
@@ -469,7 +471,7 @@ test_dbus_errors_and_cancel (Fixture       *f,
 }
 
 int
-main (int   argc,
+main (int argc,
       char *argv[])
 {
   /* The CLI prints UTF-8 (✓, ═) through g_print, which converts to the

@@ -12,7 +12,8 @@
 #include "lctl-oauth-util.h"
 #include "lctl-test-utils.h"
 
-typedef struct {
+typedef struct
+{
   LctlMockOAuth *mock;
   SoupSession *session;
   LctlLoginFlow *flow;
@@ -23,8 +24,8 @@ typedef struct {
 
 static void
 prompt_cb (LctlLoginFlow *flow,
-           GVariant      *prompt,
-           Fixture       *f)
+           GVariant *prompt,
+           Fixture *f)
 {
   g_clear_pointer (&f->prompt, g_variant_unref);
   f->prompt = g_variant_ref (prompt);
@@ -32,15 +33,15 @@ prompt_cb (LctlLoginFlow *flow,
 
 static void
 progress_cb (LctlLoginFlow *flow,
-             const char    *message,
-             Fixture       *f)
+             const char *message,
+             Fixture *f)
 {
   g_ptr_array_add (f->progress, g_strdup (message));
 }
 
 static void
-fixture_setup (Fixture       *f,
-               gconstpointer  data)
+fixture_setup (Fixture *f,
+               gconstpointer data)
 {
   f->mock = lctl_mock_oauth_new ();
   lctl_mock_oauth_setenv (f->mock);
@@ -49,8 +50,8 @@ fixture_setup (Fixture       *f,
 }
 
 static void
-fixture_teardown (Fixture       *f,
-                  gconstpointer  data)
+fixture_teardown (Fixture *f,
+                  gconstpointer data)
 {
   g_clear_object (&f->flow);
   g_clear_object (&f->result);
@@ -64,7 +65,7 @@ fixture_teardown (Fixture       *f,
 }
 
 static void
-start_flow (Fixture    *f,
+start_flow (Fixture *f,
             const char *provider)
 {
   g_autoptr (GError) error = NULL;
@@ -159,8 +160,8 @@ test_headless_detection (void)
 }
 
 static void
-test_chatgpt_callback (Fixture       *f,
-                       gconstpointer  data)
+test_chatgpt_callback (Fixture *f,
+                       gconstpointer data)
 {
   g_autoptr (GHashTable) query = NULL;
   g_autoptr (JsonObject) record = NULL;
@@ -214,8 +215,8 @@ test_chatgpt_callback (Fixture       *f,
 }
 
 static void
-test_chatgpt_pasted_url (Fixture       *f,
-                         gconstpointer  data)
+test_chatgpt_pasted_url (Fixture *f,
+                         gconstpointer data)
 {
   g_autoptr (SoupSession) browser = soup_session_new ();
   g_autoptr (SoupMessage) msg = NULL;
@@ -271,8 +272,8 @@ play_browser (Fixture *f)
 }
 
 static void
-test_gemini_load_code_assist (Fixture       *f,
-                              gconstpointer  data)
+test_gemini_load_code_assist (Fixture *f,
+                              gconstpointer data)
 {
   g_autoptr (GHashTable) query = NULL;
   g_autoptr (JsonObject) record = NULL;
@@ -296,8 +297,8 @@ test_gemini_load_code_assist (Fixture       *f,
 }
 
 static void
-test_gemini_onboard (Fixture       *f,
-                     gconstpointer  data)
+test_gemini_onboard (Fixture *f,
+                     gconstpointer data)
 {
   g_autoptr (JsonObject) record = NULL;
 
@@ -312,8 +313,8 @@ test_gemini_onboard (Fixture       *f,
 }
 
 static void
-test_gemini_needs_refresh_token (Fixture       *f,
-                                 gconstpointer  data)
+test_gemini_needs_refresh_token (Fixture *f,
+                                 gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
 
@@ -325,16 +326,16 @@ test_gemini_needs_refresh_token (Fixture       *f,
 }
 
 static void
-client_cb (GObject      *source,
+client_cb (GObject *source,
            GAsyncResult *result,
-           gpointer      user_data)
+           gpointer user_data)
 {
-  *(GAsyncResult **) user_data = g_object_ref (result);
+  *(GAsyncResult **)user_data = g_object_ref (result);
 }
 
 static void
-test_gemini_client_from_installed_cli (Fixture       *f,
-                                       gconstpointer  data)
+test_gemini_client_from_installed_cli (Fixture *f,
+                                       gconstpointer data)
 {
   g_autofree char *path = g_build_filename (g_get_home_dir (), ".npm-global", "lib", "node_modules", "@google",
                                             "gemini-cli-core", "dist", "src", "code_assist", "oauth2.js", NULL);
@@ -358,8 +359,8 @@ test_gemini_client_from_installed_cli (Fixture       *f,
 }
 
 static void
-test_qwen_device (Fixture       *f,
-                  gconstpointer  data)
+test_qwen_device (Fixture *f,
+                  gconstpointer data)
 {
   g_autoptr (JsonObject) record = NULL;
   const char *code = NULL;
@@ -400,8 +401,8 @@ test_qwen_device (Fixture       *f,
 }
 
 static void
-test_qwen_device_expired (Fixture       *f,
-                          gconstpointer  data)
+test_qwen_device_expired (Fixture *f,
+                          gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
 
@@ -413,8 +414,8 @@ test_qwen_device_expired (Fixture       *f,
 }
 
 static void
-test_qwen_device_denied (Fixture       *f,
-                         gconstpointer  data)
+test_qwen_device_denied (Fixture *f,
+                         gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
 
@@ -426,8 +427,8 @@ test_qwen_device_denied (Fixture       *f,
 }
 
 static void
-test_kimi_device (Fixture       *f,
-                  gconstpointer  data)
+test_kimi_device (Fixture *f,
+                  gconstpointer data)
 {
   g_autoptr (JsonObject) record = NULL;
   g_autofree char *device_id_path = g_build_filename (g_get_home_dir (), ".kimi", "device_id", NULL);
@@ -464,8 +465,8 @@ test_kimi_device (Fixture       *f,
 }
 
 static void
-test_cancel (Fixture       *f,
-             gconstpointer  data)
+test_cancel (Fixture *f,
+             gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
 
@@ -478,8 +479,8 @@ test_cancel (Fixture       *f,
 }
 
 static void
-test_timeout (Fixture       *f,
-              gconstpointer  data)
+test_timeout (Fixture *f,
+              gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
 
@@ -491,7 +492,7 @@ test_timeout (Fixture       *f,
 }
 
 int
-main (int   argc,
+main (int argc,
       char *argv[])
 {
   lctl_test_init (&argc, &argv);

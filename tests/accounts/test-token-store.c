@@ -13,8 +13,8 @@
 
 static JsonObject *
 load (LctlTokenStore *store,
-      const char     *provider,
-      GError        **error)
+      const char *provider,
+      GError **error)
 {
   g_autoptr (GAsyncResult) result = NULL;
 
@@ -25,9 +25,9 @@ load (LctlTokenStore *store,
 
 static gboolean
 save (LctlTokenStore *store,
-      const char     *provider,
-      JsonObject     *record,
-      GError        **error)
+      const char *provider,
+      JsonObject *record,
+      GError **error)
 {
   g_autoptr (GAsyncResult) result = NULL;
   g_autofree char *account = lctl_credential_get_account (record);
@@ -37,11 +37,10 @@ save (LctlTokenStore *store,
   return lctl_token_store_save_finish (store, result, error);
 }
 
-static gboolean
-delete (LctlTokenStore *store,
-        const char     *provider,
-        const char     *account,
-        GError        **error)
+static gboolean delete (LctlTokenStore *store,
+                        const char *provider,
+                        const char *account,
+                        GError **error)
 {
   g_autoptr (GAsyncResult) result = NULL;
 
@@ -174,7 +173,7 @@ test_default_file_without_secret_service (void)
 }
 
 int
-main (int   argc,
+main (int argc,
       char *argv[])
 {
   lctl_test_init (&argc, &argv);

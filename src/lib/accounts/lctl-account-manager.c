@@ -25,7 +25,8 @@
 #define MIN_REFRESH_INTERVAL 30
 #define RETRY_LATER_SECONDS 60
 
-typedef struct {
+typedef struct
+{
   LctlAccountManager *manager; /* not a ref: the manager owns the account */
   const LctlOAuthProvider *provider;
   JsonObject *record;
@@ -45,16 +46,18 @@ typedef struct {
   char *gemini_client_secret;
 } Account;
 
-typedef enum {
+typedef enum
+{
   LOAD_NONE,
   LOAD_RUNNING,
   LOAD_DONE,
 } LoadState;
 
 typedef void (*LoadedFunc) (LctlAccountManager *self,
-                            GTask              *task);
+                            GTask *task);
 
-typedef struct {
+typedef struct
+{
   GTask *task;
   LoadedFunc func;
 } LoadWaiter;
@@ -82,7 +85,8 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (LctlAccountManager, lctl_account_manager, G_TYPE_
                                G_IMPLEMENT_INTERFACE (LCTL_TYPE_TOKEN_SOURCE,
                                                       lctl_account_manager_token_source_init))
 
-enum {
+enum
+{
   SIGNAL_CHANGED,
   N_SIGNALS
 };
@@ -115,8 +119,8 @@ account_free (Account *account)
 
 static Account *
 lookup_account (LctlAccountManager *self,
-                const char         *name,
-                GError            **error)
+                const char *name,
+                GError **error)
 {
   const LctlOAuthProvider *provider = lctl_oauth_provider_lookup (name);
 
@@ -136,8 +140,8 @@ emit_changed (LctlAccountManager *self)
 }
 
 static void
-account_set_record (Account        *account,
-                    JsonObject     *record,
+account_set_record (Account *account,
+                    JsonObject *record,
                     LctlTokenStore *store)
 {
   g_clear_pointer (&account->record, json_object_unref);
@@ -165,8 +169,8 @@ account_set_record (Account        *account,
 }
 
 static void
-account_set_needs_login (Account    *account,
-                         gboolean    needs_login,
+account_set_needs_login (Account *account,
+                         gboolean needs_login,
                          const char *reason)
 {
   account->needs_login = needs_login;
@@ -238,9 +242,9 @@ load_done (LctlAccountManager *self)
 }
 
 static void
-load_file_cb (GObject      *source,
+load_file_cb (GObject *source,
               GAsyncResult *result,
-              gpointer      user_data)
+              gpointer user_data)
 {
   g_autoptr (LctlAccountManager) self = user_data;
   g_autoptr (GError) error = NULL;
@@ -258,9 +262,9 @@ load_file_cb (GObject      *source,
 }
 
 static void
-load_primary_cb (GObject      *source,
+load_primary_cb (GObject *source,
                  GAsyncResult *result,
-                 gpointer      user_data)
+                 gpointer user_data)
 {
   g_autoptr (LctlAccountManager) self = user_data;
   g_autoptr (GError) error = NULL;
@@ -306,7 +310,7 @@ load_next (LctlAccountManager *self)
 
 static void
 use_store (LctlAccountManager *self,
-           LctlTokenStore     *store)
+           LctlTokenStore *store)
 {
   g_set_object (&self->store, store);
   g_clear_object (&self->file_store);
@@ -317,9 +321,9 @@ use_store (LctlAccountManager *self,
 }
 
 static void
-store_ready_cb (GObject      *source,
+store_ready_cb (GObject *source,
                 GAsyncResult *result,
-                gpointer      user_data)
+                gpointer user_data)
 {
   g_autoptr (LctlAccountManager) self = user_data;
   g_autoptr (LctlTokenStore) store = lctl_token_store_new_default_finish (result, NULL);
@@ -333,8 +337,8 @@ store_ready_cb (GObject      *source,
 
 static void
 with_loaded (LctlAccountManager *self,
-             GTask              *task,
-             LoadedFunc          func)
+             GTask *task,
+             LoadedFunc func)
 {
   LoadWaiter w = { g_object_ref (task), func };
 
@@ -362,7 +366,7 @@ with_loaded (LctlAccountManager *self,
 
 static void
 account_complete_waiters (Account *account,
-                          GError  *error)
+                          GError *error)
 {
   g_autoptr (GPtrArray) waiters = g_steal_pointer (&account->waiters);
 
@@ -375,7 +379,7 @@ account_complete_waiters (Account *account,
       if (error != NULL)
         g_task_return_error (task, g_error_copy (error));
       else if (account->token != NULL)
-        g_task_return_pointer (task, lctl_token_ref (account->token), (GDestroyNotify) lctl_token_unref);
+        g_task_return_pointer (task, lctl_token_ref (account->token), (GDestroyNotify)lctl_token_unref);
       else
         g_task_return_error (task, not_found_error (account));
     }
@@ -383,7 +387,7 @@ account_complete_waiters (Account *account,
 
 static void
 account_join_refresh (Account *account,
-                      GTask   *task)
+                      GTask *task)
 {
   if (task != NULL)
     g_ptr_array_add (account->waiters, g_object_ref (task));
@@ -407,14 +411,14 @@ timer_cb (gpointer user_data)
 
 static void
 account_schedule_in (Account *account,
-                     gint64   delay)
+                     gint64 delay)
 {
   g_clear_handle_id (&account->timer_id, g_source_remove);
   if (delay < 0)
     delay = 0;
   if (delay > G_MAXUINT / 1000)
     delay = G_MAXUINT / 1000;
-  account->timer_id = g_timeout_add_seconds ((guint) delay, timer_cb, account);
+  account->timer_id = g_timeout_add_seconds ((guint)delay, timer_cb, account);
 }
 
 static void
@@ -434,7 +438,8 @@ account_schedule (Account *account)
   account_schedule_in (account, delay);
 }
 
-typedef struct {
+typedef struct
+{
   LctlAccountManager *self;
   Account *account;
   JsonObject *record;
@@ -460,7 +465,7 @@ refresh_call_new (Account *account)
 
 static void
 refresh_fail (Account *account,
-              GError  *error)
+              GError *error)
 {
   g_info ("Refresh of %s failed: %s", account->provider->id, error->message);
   account_complete_waiters (account, error);
@@ -468,9 +473,9 @@ refresh_fail (Account *account,
 }
 
 static void
-refresh_saved_cb (GObject      *source,
+refresh_saved_cb (GObject *source,
                   GAsyncResult *result,
-                  gpointer      user_data)
+                  gpointer user_data)
 {
   RefreshCall *call = user_data;
   Account *account = call->account;
@@ -505,7 +510,7 @@ retry_cb (gpointer user_data)
 }
 
 static void
-refresh_transient (Account    *account,
+refresh_transient (Account *account,
                    const char *what)
 {
   account->attempt++;
@@ -529,9 +534,9 @@ refresh_transient (Account    *account,
 }
 
 static void
-refresh_reply_cb (GObject      *source,
+refresh_reply_cb (GObject *source,
                   GAsyncResult *result,
-                  gpointer      user_data)
+                  gpointer user_data)
 {
   RefreshCall *call = user_data;
   Account *account = call->account;
@@ -657,18 +662,18 @@ send_refresh (Account *account)
         {
           const char *qwen[] = { "User-Agent", "qwen-code/1.0.0", NULL };
 
-          headers = g_strdupv ((char **) qwen);
+          headers = g_strdupv ((char **)qwen);
         }
     }
-  lctl_oauth_http_async (self->session, "POST", url, (const char *const *) headers, content_type,
+  lctl_oauth_http_async (self->session, "POST", url, (const char *const *)headers, content_type,
                          body, self->cancellable, refresh_reply_cb, refresh_call_new (account));
   explicit_bzero (body, strlen (body));
 }
 
 static void
-gemini_client_cb (GObject      *source,
+gemini_client_cb (GObject *source,
                   GAsyncResult *result,
-                  gpointer      user_data)
+                  gpointer user_data)
 {
   RefreshCall *call = user_data;
   Account *account = call->account;
@@ -735,7 +740,8 @@ account_start_refresh (Account *account)
 
 /* LctlTokenSource */
 
-typedef struct {
+typedef struct
+{
   char *provider;
   LctlToken *rejected;
 } GetTokenData;
@@ -750,7 +756,7 @@ get_token_data_free (GetTokenData *data)
 
 static void
 get_token_loaded (LctlAccountManager *self,
-                  GTask              *task)
+                  GTask *task)
 {
   GetTokenData *data = g_task_get_task_data (task);
   GError *error = NULL;
@@ -775,19 +781,19 @@ get_token_loaded (LctlAccountManager *self,
       && (data->rejected == NULL
           || g_strcmp0 (data->rejected->access_token, account->token->access_token) != 0))
     {
-      g_task_return_pointer (task, lctl_token_ref (account->token), (GDestroyNotify) lctl_token_unref);
+      g_task_return_pointer (task, lctl_token_ref (account->token), (GDestroyNotify)lctl_token_unref);
       return;
     }
   account_join_refresh (account, task);
 }
 
 static void
-lctl_account_manager_get_token_async (LctlTokenSource    *source,
-                                      const char         *provider,
-                                      LctlToken          *rejected,
-                                      GCancellable       *cancellable,
+lctl_account_manager_get_token_async (LctlTokenSource *source,
+                                      const char *provider,
+                                      LctlToken *rejected,
+                                      GCancellable *cancellable,
                                       GAsyncReadyCallback callback,
-                                      gpointer            user_data)
+                                      gpointer user_data)
 {
   LctlAccountManager *self = LCTL_ACCOUNT_MANAGER (source);
   g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
@@ -796,14 +802,14 @@ lctl_account_manager_get_token_async (LctlTokenSource    *source,
   g_task_set_source_tag (task, lctl_account_manager_get_token_async);
   data->provider = g_strdup (provider);
   data->rejected = rejected != NULL ? lctl_token_ref (rejected) : NULL;
-  g_task_set_task_data (task, data, (GDestroyNotify) get_token_data_free);
+  g_task_set_task_data (task, data, (GDestroyNotify)get_token_data_free);
   with_loaded (self, task, get_token_loaded);
 }
 
 static LctlToken *
 lctl_account_manager_get_token_finish (LctlTokenSource *source,
-                                       GAsyncResult    *result,
-                                       GError         **error)
+                                       GAsyncResult *result,
+                                       GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
 }
@@ -819,7 +825,7 @@ lctl_account_manager_token_source_init (LctlTokenSourceInterface *iface)
 
 static void
 load_loaded (LctlAccountManager *self,
-             GTask              *task)
+             GTask *task)
 {
   g_task_return_boolean (task, TRUE);
 }
@@ -832,9 +838,9 @@ load_loaded (LctlAccountManager *self,
  */
 void
 lctl_account_manager_load_async (LctlAccountManager *self,
-                                 GCancellable       *cancellable,
+                                 GCancellable *cancellable,
                                  GAsyncReadyCallback callback,
-                                 gpointer            user_data)
+                                 gpointer user_data)
 {
   g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
 
@@ -844,15 +850,15 @@ lctl_account_manager_load_async (LctlAccountManager *self,
 
 gboolean
 lctl_account_manager_load_finish (LctlAccountManager *self,
-                                  GAsyncResult       *result,
-                                  GError            **error)
+                                  GAsyncResult *result,
+                                  GError **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 static void
 refresh_loaded (LctlAccountManager *self,
-                GTask              *task)
+                GTask *task)
 {
   GError *error = NULL;
   Account *account = lookup_account (self, g_task_get_task_data (task), &error);
@@ -878,10 +884,10 @@ refresh_loaded (LctlAccountManager *self,
  */
 void
 lctl_account_manager_refresh_async (LctlAccountManager *self,
-                                    const char         *provider,
-                                    GCancellable       *cancellable,
+                                    const char *provider,
+                                    GCancellable *cancellable,
                                     GAsyncReadyCallback callback,
-                                    gpointer            user_data)
+                                    gpointer user_data)
 {
   g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
 
@@ -897,13 +903,14 @@ lctl_account_manager_refresh_async (LctlAccountManager *self,
  */
 LctlToken *
 lctl_account_manager_refresh_finish (LctlAccountManager *self,
-                                     GAsyncResult       *result,
-                                     GError            **error)
+                                     GAsyncResult *result,
+                                     GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-typedef struct {
+typedef struct
+{
   char *provider;
   JsonObject *record;
   JsonObject *old_record;
@@ -921,9 +928,9 @@ add_data_free (AddData *data)
 }
 
 static void
-delete_old_cb (GObject      *source,
+delete_old_cb (GObject *source,
                GAsyncResult *result,
-               gpointer      user_data)
+               gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
 
@@ -932,9 +939,9 @@ delete_old_cb (GObject      *source,
 }
 
 static void
-add_saved_cb (GObject      *source,
+add_saved_cb (GObject *source,
               GAsyncResult *result,
-              gpointer      user_data)
+              gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
   LctlAccountManager *self = g_task_get_source_object (task);
@@ -968,7 +975,7 @@ add_saved_cb (GObject      *source,
 
 static void
 add_loaded (LctlAccountManager *self,
-            GTask              *task)
+            GTask *task)
 {
   AddData *data = g_task_get_task_data (task);
   GError *error = NULL;
@@ -1002,11 +1009,11 @@ add_loaded (LctlAccountManager *self,
  */
 void
 lctl_account_manager_add_async (LctlAccountManager *self,
-                                const char         *provider,
-                                JsonObject         *record,
-                                GCancellable       *cancellable,
+                                const char *provider,
+                                JsonObject *record,
+                                GCancellable *cancellable,
                                 GAsyncReadyCallback callback,
-                                gpointer            user_data)
+                                gpointer user_data)
 {
   g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
   AddData *data = g_new0 (AddData, 1);
@@ -1015,19 +1022,20 @@ lctl_account_manager_add_async (LctlAccountManager *self,
   data->provider = g_strdup (provider);
   data->record = lctl_credential_copy (record);
   lctl_credential_normalize (data->record);
-  g_task_set_task_data (task, data, (GDestroyNotify) add_data_free);
+  g_task_set_task_data (task, data, (GDestroyNotify)add_data_free);
   with_loaded (self, task, add_loaded);
 }
 
 gboolean
 lctl_account_manager_add_finish (LctlAccountManager *self,
-                                 GAsyncResult       *result,
-                                 GError            **error)
+                                 GAsyncResult *result,
+                                 GError **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-typedef struct {
+typedef struct
+{
   char *provider;
   int pending;
   GError *error;
@@ -1042,9 +1050,9 @@ logout_data_free (LogoutData *data)
 }
 
 static void
-logout_deleted_cb (GObject      *source,
+logout_deleted_cb (GObject *source,
                    GAsyncResult *result,
-                   gpointer      user_data)
+                   gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
   LogoutData *data = g_task_get_task_data (task);
@@ -1062,7 +1070,7 @@ logout_deleted_cb (GObject      *source,
 
 static void
 logout_loaded (LctlAccountManager *self,
-               GTask              *task)
+               GTask *task)
 {
   LogoutData *data = g_task_get_task_data (task);
   GError *error = NULL;
@@ -1099,24 +1107,24 @@ logout_loaded (LctlAccountManager *self,
  */
 void
 lctl_account_manager_logout_async (LctlAccountManager *self,
-                                   const char         *provider,
-                                   GCancellable       *cancellable,
+                                   const char *provider,
+                                   GCancellable *cancellable,
                                    GAsyncReadyCallback callback,
-                                   gpointer            user_data)
+                                   gpointer user_data)
 {
   g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
   LogoutData *data = g_new0 (LogoutData, 1);
 
   g_task_set_source_tag (task, lctl_account_manager_logout_async);
   data->provider = g_strdup (provider);
-  g_task_set_task_data (task, data, (GDestroyNotify) logout_data_free);
+  g_task_set_task_data (task, data, (GDestroyNotify)logout_data_free);
   with_loaded (self, task, logout_loaded);
 }
 
 gboolean
 lctl_account_manager_logout_finish (LctlAccountManager *self,
-                                    GAsyncResult       *result,
-                                    GError            **error)
+                                    GAsyncResult *result,
+                                    GError **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
@@ -1208,7 +1216,7 @@ lctl_account_manager_get_needs_login (LctlAccountManager *self)
  */
 JsonObject *
 lctl_account_manager_get_record (LctlAccountManager *self,
-                                 const char         *provider)
+                                 const char *provider)
 {
   Account *account = lookup_account (self, provider, NULL);
 
@@ -1223,7 +1231,7 @@ lctl_account_manager_get_record (LctlAccountManager *self,
  */
 const char *
 lctl_account_manager_get_backend (LctlAccountManager *self,
-                                  const char         *provider)
+                                  const char *provider)
 {
   Account *account = lookup_account (self, provider, NULL);
 
@@ -1239,7 +1247,7 @@ lctl_account_manager_get_backend (LctlAccountManager *self,
  * before first use). `LITELLMCTL_TOKEN_STORE=file` still wins.
  */
 void
-lctl_account_manager_set_store_preference (LctlAccountManager      *self,
+lctl_account_manager_set_store_preference (LctlAccountManager *self,
                                            LctlTokenStorePreference preference)
 {
   g_return_if_fail (LCTL_IS_ACCOUNT_MANAGER (self));
@@ -1255,7 +1263,7 @@ lctl_account_manager_set_store_preference (LctlAccountManager      *self,
  */
 void
 lctl_account_manager_set_store (LctlAccountManager *self,
-                                LctlTokenStore     *store)
+                                LctlTokenStore *store)
 {
   g_return_if_fail (LCTL_IS_ACCOUNT_MANAGER (self));
   g_return_if_fail (self->load_state == LOAD_NONE);
@@ -1271,7 +1279,7 @@ lctl_account_manager_set_store (LctlAccountManager *self,
  */
 void
 lctl_account_manager_set_proactive_refresh (LctlAccountManager *self,
-                                            gboolean            enabled)
+                                            gboolean enabled)
 {
   GHashTableIter iter;
   gpointer value;
@@ -1299,7 +1307,7 @@ lctl_account_manager_set_proactive_refresh (LctlAccountManager *self,
  */
 void
 lctl_account_manager_set_retry_delay (LctlAccountManager *self,
-                                      unsigned            milliseconds)
+                                      unsigned milliseconds)
 {
   g_return_if_fail (LCTL_IS_ACCOUNT_MANAGER (self));
 
@@ -1377,7 +1385,7 @@ lctl_account_manager_init (LctlAccountManager *self)
 
   self->session = soup_session_new_with_options ("timeout", 30, "user-agent", PACKAGE_NAME "/" PACKAGE_VERSION, NULL);
   self->cancellable = g_cancellable_new ();
-  self->accounts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) account_free);
+  self->accounts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)account_free);
   self->load_waiters = g_array_new (FALSE, FALSE, sizeof (LoadWaiter));
   self->proactive = TRUE;
   self->retry_delay_ms = 1000;
@@ -1388,7 +1396,7 @@ lctl_account_manager_init (LctlAccountManager *self)
       account->manager = self;
       account->provider = &providers[i];
       account->waiters = g_ptr_array_new_with_free_func (g_object_unref);
-      g_hash_table_insert (self->accounts, (gpointer) providers[i].id, account);
+      g_hash_table_insert (self->accounts, (gpointer)providers[i].id, account);
     }
 }
 
