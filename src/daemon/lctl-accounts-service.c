@@ -143,11 +143,14 @@ typedef struct
 {
   LctlAccountsService *self;
   LctlLoginFlow *flow;
+  guint watch_id;
 } FlowRun;
 
 static void
 flow_run_free (FlowRun *run)
 {
+  if (run->watch_id != 0)
+    g_bus_unwatch_name (run->watch_id);
   g_signal_handlers_disconnect_by_data (run->flow, run->self);
   g_hash_table_remove (run->self->flows, lctl_login_flow_get_id (run->flow));
   g_object_unref (run->flow);
@@ -229,6 +232,19 @@ start_flow_idle (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* The CLI that started a login went away (Ctrl-C, killed): free the
+ * callback port now rather than after 5 minutes. */
+static void
+caller_vanished_cb (GDBusConnection *connection,
+                    const char *name,
+                    gpointer user_data)
+{
+  LctlLoginFlow *flow = user_data;
+
+  g_debug ("Login %s: its caller %s left", lctl_login_flow_get_id (flow), name);
+  lctl_login_flow_cancel (flow);
+}
+
 static gboolean
 handle_begin_login (LctlDBusAccounts *object,
                     GDBusMethodInvocation *invocation,
@@ -239,6 +255,10 @@ handle_begin_login (LctlDBusAccounts *object,
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlLoginFlow) flow = NULL;
   gboolean headless = lctl_oauth_is_headless ();
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  g_autoptr (GPtrArray) superseded = NULL;
+  GHashTableIter iter;
+  gpointer value;
   FlowRun *run;
 
   g_variant_lookup (options, "headless", "b", &headless);
@@ -248,6 +268,16 @@ handle_begin_login (LctlDBusAccounts *object,
       return_error (invocation, error);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
+  /* A new login for a provider supersedes an unfinished one (and frees
+   * its callback port). Cancelling may finish it at once, which removes it
+   * from the table: collect first. */
+  superseded = g_ptr_array_new_with_free_func (g_object_unref);
+  g_hash_table_iter_init (&iter, self->flows);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (g_str_equal (lctl_login_flow_get_provider (value), lctl_login_flow_get_provider (flow)))
+      g_ptr_array_add (superseded, g_object_ref (value));
+  for (guint i = 0; i < superseded->len; i++)
+    lctl_login_flow_cancel (superseded->pdata[i]);
   g_signal_connect (flow, "prompt", G_CALLBACK (flow_prompt_cb), self);
   g_signal_connect (flow, "progress", G_CALLBACK (flow_progress_cb), self);
   g_hash_table_insert (self->flows, g_strdup (lctl_login_flow_get_id (flow)), g_object_ref (flow));
@@ -255,6 +285,10 @@ handle_begin_login (LctlDBusAccounts *object,
   run = g_new0 (FlowRun, 1);
   run->self = g_object_ref (self);
   run->flow = g_object_ref (flow);
+  if (sender != NULL)
+    run->watch_id = g_bus_watch_name_on_connection (g_dbus_method_invocation_get_connection (invocation), sender,
+                                                    G_BUS_NAME_WATCHER_FLAGS_NONE, NULL, caller_vanished_cb,
+                                                    g_object_ref (flow), g_object_unref);
   /* Reply first, so the caller knows the flow id before any signal. */
   lctl_dbus_accounts_complete_begin_login (object, invocation, lctl_login_flow_get_id (flow));
   g_idle_add (start_flow_idle, run);

@@ -470,6 +470,84 @@ test_dbus_errors_and_cancel (Fixture *f,
   g_free (fin.message);
 }
 
+static char *
+begin_login_on (GDBusConnection *conn,
+                const char *provider)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  char *flow_id = NULL;
+
+  g_dbus_connection_call (conn, APP_ID, OBJECT_PATH, "io.github.litellmctl.Accounts", "BeginLogin",
+                          g_variant_new_parsed ("(%s, {'headless': <true>})", provider), G_VARIANT_TYPE ("(s)"),
+                          G_DBUS_CALL_FLAGS_NONE, 5000, NULL, lctl_test_store_result, &result);
+  lctl_test_wait_for_result (&result, 5000);
+  reply = g_dbus_connection_call_finish (conn, result, &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(s)", &flow_id);
+  return flow_id;
+}
+
+static void
+test_new_login_supersedes_old (Fixture *f,
+                               gconstpointer data)
+{
+  Finished fin = { 0 };
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) r = NULL;
+  guint sub = g_dbus_connection_signal_subscribe (f->client_conn, NULL, "io.github.litellmctl.Accounts",
+                                                  "LoginFinished", OBJECT_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                  finished_signal_cb, &fin, NULL);
+
+  /* The first login holds the callback port; a second one for the same
+   * provider must not fail with "address in use". */
+  first = begin_login_on (f->client_conn, "chatgpt");
+  second = begin_login_on (f->client_conn, "codex");
+  lctl_test_wait_for (&fin.finished, 5000);
+  g_assert_cmpstr (fin.flow_id, ==, first);
+  g_assert_false (fin.success);
+  g_free (fin.flow_id);
+  g_free (fin.message);
+  memset (&fin, 0, sizeof fin);
+
+  /* The second one is alive until cancelled. */
+  r = call_accounts (f, "CancelLogin", g_variant_new ("(s)", second), &error);
+  g_assert_no_error (error);
+  lctl_test_wait_for (&fin.finished, 5000);
+  g_assert_cmpstr (fin.flow_id, ==, second);
+  g_assert_cmpstr (fin.message, ==, "Login cancelled.");
+  g_dbus_connection_signal_unsubscribe (f->client_conn, sub);
+  g_free (fin.flow_id);
+  g_free (fin.message);
+}
+
+static void
+test_caller_vanished_cancels_login (Fixture *f,
+                                    gconstpointer data)
+{
+  Finished fin = { 0 };
+  g_autofree char *flow_id = NULL;
+  GDBusConnection *caller = connect_bus (f);
+  guint sub = g_dbus_connection_signal_subscribe (f->client_conn, NULL, "io.github.litellmctl.Accounts",
+                                                  "LoginFinished", OBJECT_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                  finished_signal_cb, &fin, NULL);
+
+  lctl_mock_oauth_script_polls (f->mock, "pending", "pending", "pending", "pending", "pending", NULL);
+  flow_id = begin_login_on (caller, "qwen");
+  /* The CLI is killed. */
+  g_dbus_connection_close_sync (caller, NULL, NULL);
+  g_object_unref (caller);
+  lctl_test_wait_for (&fin.finished, 5000);
+  g_assert_cmpstr (fin.flow_id, ==, flow_id);
+  g_assert_false (fin.success);
+  g_dbus_connection_signal_unsubscribe (f->client_conn, sub);
+  g_free (fin.flow_id);
+  g_free (fin.message);
+}
+
 int
 main (int argc,
       char *argv[])
@@ -487,6 +565,8 @@ main (int argc,
   ADD ("cli-refresh-and-needs-login", test_cli_refresh_and_needs_login);
   ADD ("cli-usage", test_cli_usage);
   ADD ("dbus-errors-and-cancel", test_dbus_errors_and_cancel);
+  ADD ("new-login-supersedes-old", test_new_login_supersedes_old);
+  ADD ("caller-vanished-cancels-login", test_caller_vanished_cancels_login);
 #undef ADD
   return g_test_run ();
 }

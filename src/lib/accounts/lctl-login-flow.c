@@ -35,6 +35,7 @@ struct _LctlLoginFlow
   double time_scale;
 
   GTask *task;
+  gboolean cancelled;
   GCancellable *cancellable;
   gulong cancelled_id;
   guint timeout_id;
@@ -979,6 +980,11 @@ lctl_login_flow_run_async (LctlLoginFlow *self,
 
   self->task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (self->task, lctl_login_flow_run_async);
+  if (self->cancelled)
+    {
+      flow_fail_literal (self, LCTL_ERROR_CANCELLED, "Login cancelled.");
+      return;
+    }
   if (cancellable != NULL)
     self->cancelled_id = g_cancellable_connect (cancellable, G_CALLBACK (run_cancelled_cb), self, NULL);
   if (timeout_env != NULL)
@@ -1077,6 +1083,7 @@ lctl_login_flow_cancel (LctlLoginFlow *self)
 {
   g_return_if_fail (LCTL_IS_LOGIN_FLOW (self));
 
+  self->cancelled = TRUE;
   flow_fail_literal (self, LCTL_ERROR_CANCELLED, "Login cancelled.");
 }
 
