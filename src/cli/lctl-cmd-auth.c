@@ -511,7 +511,15 @@ import_from_dir (AuthCmd *cmd,
       g_autofree char *b64 = NULL;
       gsize len = 0;
 
-      if (!g_str_has_prefix (name, "auth.") || !g_str_has_suffix (name, ".json"))
+      const char *as = name;
+
+      /* Also the official CLIs' own files: Qwen Code's ~/.qwen and
+       * kimi-cli's ~/.kimi/credentials. */
+      if (g_str_equal (name, "oauth_creds.json"))
+        as = "auth.qwen_portal.json";
+      else if (g_str_equal (name, "kimi-code.json"))
+        as = "auth.kimi_code.json";
+      else if (!g_str_has_prefix (name, "auth.") || !g_str_has_suffix (name, ".json"))
         continue;
       path = g_build_filename (dir, name, NULL);
       if (!g_file_get_contents (path, &contents, &len, &error))
@@ -521,12 +529,12 @@ import_from_dir (AuthCmd *cmd,
           continue;
         }
       b64 = g_base64_encode ((const guchar *)contents, len);
-      g_string_append_printf (cmd->input, "%s %s\n", name, b64);
+      g_string_append_printf (cmd->input, "%s %s\n", as, b64);
       explicit_bzero (contents, len);
     }
   if (cmd->input->len == 0)
     {
-      g_printerr ("Error: no auth.*.json files in %s\n", dir);
+      g_printerr ("Error: no credential files (auth.*.json, oauth_creds.json, kimi-code.json) in %s\n", dir);
       return EXIT_FAILURE_;
     }
   send_import (cmd);
@@ -1004,6 +1012,12 @@ lctl_cmd_auth (GDBusConnection *bus,
       for (gsize i = 0; i < n; i++)
         g_print ("%s|%s\n", providers[i].id, providers[i].label);
       return EXIT_OK;
+    }
+
+  if (bus == NULL)
+    {
+      g_printerr ("Error: no D-Bus session bus; the litellmctl daemon is reached through it\n");
+      return EXIT_FAILURE_;
     }
 
   cmd.loop = g_main_loop_new (NULL, FALSE);

@@ -103,8 +103,10 @@ fixture_teardown (Fixture *f,
   g_clear_object (&f->browser);
   if (f->paste_fd >= 0)
     close (f->paste_fd);
-  g_bus_unown_name (f->owner_id);
-  g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (f->service));
+  if (f->owner_id != 0)
+    g_bus_unown_name (f->owner_id);
+  if (g_dbus_interface_skeleton_get_connection (G_DBUS_INTERFACE_SKELETON (f->service)) != NULL)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (f->service));
   g_clear_object (&f->service);
   g_clear_object (&f->manager);
   g_clear_object (&f->store);
@@ -325,6 +327,27 @@ test_cli_import_from_dir (Fixture *f,
   g_assert_cmpstr (lctl_account_manager_get_backend (f->manager, "qwen"), ==, "file");
 }
 
+static void
+test_cli_import_from_qwen_code (Fixture *f,
+                                gconstpointer data)
+{
+  g_autofree char *qwen_dir = g_build_filename (g_get_user_data_dir (), "dot-qwen", NULL);
+  g_autofree char *creds = g_build_filename (qwen_dir, "oauth_creds.json", NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *empty = NULL;
+  JsonObject *record;
+
+  /* Qwen Code's own file: expiry_date in milliseconds. */
+  lctl_test_write_file (creds, "{\"access_token\":\"qc-at\",\"refresh_token\":\"qc-rt\",\"token_type\":\"Bearer\","
+                               "\"resource_url\":\"portal.qwen.ai\",\"expiry_date\":1800000000123}");
+  g_assert_cmpint (run_cli (f, -1, &out, "auth", "import", "--from", qwen_dir, NULL), ==, 0);
+  g_assert_nonnull (strstr (out, "✓ Qwen Portal"));
+  record = lctl_account_manager_get_record (f->manager, "qwen");
+  g_assert_cmpint (json_object_get_int_member (record, "expires_at"), ==, 1800000000);
+  g_assert_false (json_object_has_member (record, "expiry_date"));
+  g_assert_cmpint (run_cli (f, -1, &empty, "auth", "import", "--from", g_get_user_config_dir (), NULL), ==, 1);
+}
+
 static GVariant *
 get_needs_login (Fixture *f)
 {
@@ -384,6 +407,19 @@ test_cli_usage (Fixture *f,
   g_assert_cmpint (run_cli (f, -1, &d, "auth", "providers", NULL), ==, 0);
   g_assert_nonnull (strstr (d, "qwen_portal|Qwen Portal\n"));
   g_assert_cmpint (run_cli (f, -1, &e, "auth", "logout", "kimi", NULL), ==, 1);
+}
+
+static void
+test_cli_daemon_unreachable (Fixture *f,
+                             gconstpointer data)
+{
+  g_autofree char *out = NULL;
+
+  g_bus_unown_name (f->owner_id);
+  f->owner_id = 0;
+  g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (f->service));
+  g_assert_cmpint (run_cli (f, -1, &out, "auth", "status", NULL), ==, 1);
+  g_assert_cmpint (lctl_cmd_auth (NULL, 2, (char *[]){ (char *)"auth", (char *)"status", NULL }), ==, 1);
 }
 
 static GVariant *
@@ -562,8 +598,10 @@ main (int argc,
   ADD ("cli-chatgpt-pasted-url", test_cli_chatgpt_pasted_url);
   ADD ("cli-export-logout-import", test_cli_export_logout_import);
   ADD ("cli-import-from-dir", test_cli_import_from_dir);
+  ADD ("cli-import-from-qwen-code", test_cli_import_from_qwen_code);
   ADD ("cli-refresh-and-needs-login", test_cli_refresh_and_needs_login);
   ADD ("cli-usage", test_cli_usage);
+  ADD ("cli-daemon-unreachable", test_cli_daemon_unreachable);
   ADD ("dbus-errors-and-cancel", test_dbus_errors_and_cancel);
   ADD ("new-login-supersedes-old", test_new_login_supersedes_old);
   ADD ("caller-vanished-cancels-login", test_caller_vanished_cancels_login);
