@@ -586,9 +586,35 @@ lctl_accounts_service_init (LctlAccountsService *self)
   self->cancellable = g_cancellable_new ();
 }
 
+static void
+initial_load_cb (GObject *source,
+                 GAsyncResult *result,
+                 gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!lctl_account_manager_load_finish (LCTL_ACCOUNT_MANAGER (source), result, &error))
+    g_message ("Could not load the OAuth credentials: %s", error->message);
+}
+
+/* Loading arms the proactive refresh timers and the NeedsLogin property
+ * without waiting for a first request; from an idle, so the daemon can set
+ * the store preference right after creating the service. */
+static gboolean
+initial_load_idle (gpointer user_data)
+{
+  LctlAccountsService *self = user_data;
+
+  lctl_account_manager_load_async (self->manager, self->cancellable, initial_load_cb, NULL);
+  return G_SOURCE_REMOVE;
+}
+
 /**
  * lctl_accounts_service_new_with_manager:
  * @manager: The account manager to serve.
+ *
+ * The manager loads the stored credentials from an idle callback after
+ * this returns (set its store preference before the main loop runs).
  *
  * Returns: (transfer full): The service; export it with
  *   g_dbus_interface_skeleton_export() on `/io/github/litellmctl`.
@@ -602,6 +628,7 @@ lctl_accounts_service_new_with_manager (LctlAccountManager *manager)
   self->manager = g_object_ref (manager);
   g_signal_connect (manager, "changed", G_CALLBACK (manager_changed_cb), self);
   lctl_dbus_accounts_set_needs_login (LCTL_DBUS_ACCOUNTS (self), (const char *const *)none);
+  g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, initial_load_idle, g_object_ref (self), g_object_unref);
   return self;
 }
 
