@@ -306,6 +306,50 @@ test_cli_export_logout_import (Fixture *f,
                    ==, "qr");
 }
 
+/* `auth export qwen` on one machine, `auth import` on a fresh one (an empty
+ * store behind a new daemon): the credential works there. */
+static void
+test_cli_export_import_fresh_store (Fixture *f,
+                                    gconstpointer data)
+{
+  g_autofree char *script = NULL;
+  g_autofree char *imported = NULL;
+  g_autofree char *fresh_dir = g_build_filename (g_get_user_data_dir (), "fresh-machine", "auth", NULL);
+  g_autoptr (LctlFileTokenStore) fresh_store = lctl_file_token_store_new (fresh_dir);
+  g_autoptr (LctlAccountManager) fresh_manager = lctl_account_manager_new ();
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LctlToken) token = NULL;
+
+  add_credential (f, "qwen", "{\"access_token\":\"qa\",\"refresh_token\":\"qwen-rt\",\"expires_at\":1000,"
+                             "\"resource_url\":\"portal.qwen.ai\"}");
+  f->mock->valid_refresh_token = g_strdup ("qwen-rt");
+  g_assert_cmpint (run_cli (f, -1, &script, "auth", "export", "qwen", NULL), ==, 0);
+
+  /* The other machine's daemon. */
+  g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (f->service));
+  g_clear_object (&f->service);
+  g_clear_object (&f->manager);
+  lctl_account_manager_set_store (fresh_manager, LCTL_TOKEN_STORE (fresh_store));
+  lctl_account_manager_set_proactive_refresh (fresh_manager, FALSE);
+  f->manager = g_object_ref (fresh_manager);
+  f->service = lctl_accounts_service_new_with_manager (fresh_manager);
+  g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (f->service), f->service_conn, OBJECT_PATH, &error);
+  g_assert_no_error (error);
+
+  g_assert_cmpint (run_cli (f, pipe_with (script), &imported, "auth", "import", NULL), ==, 0);
+  g_assert_nonnull (strstr (imported, "✓ Imported 1 credential(s)"));
+  lctl_token_source_get_token_async (lctl_accounts_service_get_token_source (f->service), "qwen_portal", NULL, NULL,
+                                     lctl_test_store_result, &result);
+  lctl_test_wait_for_result (&result, 5000);
+  token = lctl_token_source_get_token_finish (lctl_accounts_service_get_token_source (f->service), result, &error);
+  g_assert_no_error (error);
+  /* Expired on arrival: refreshed with the transferred refresh token. */
+  g_assert_cmpstr (token->access_token, ==, "qwen_portal-access-1");
+  g_assert_cmpstr (token->resource_url, ==, "portal.qwen.ai");
+  g_assert_cmpint (f->mock->refresh_count, ==, 1);
+}
+
 static void
 test_cli_import_from_dir (Fixture *f,
                           gconstpointer data)
@@ -597,6 +641,7 @@ main (int argc,
   ADD ("cli-qwen-login-and-status", test_cli_qwen_login_and_status);
   ADD ("cli-chatgpt-pasted-url", test_cli_chatgpt_pasted_url);
   ADD ("cli-export-logout-import", test_cli_export_logout_import);
+  ADD ("cli-export-import-fresh-store", test_cli_export_import_fresh_store);
   ADD ("cli-import-from-dir", test_cli_import_from_dir);
   ADD ("cli-import-from-qwen-code", test_cli_import_from_qwen_code);
   ADD ("cli-refresh-and-needs-login", test_cli_refresh_and_needs_login);
