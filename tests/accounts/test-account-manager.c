@@ -355,6 +355,33 @@ test_gemini_refresh_uses_stored_client (Fixture *f,
 }
 
 static void
+test_gemini_refresh_finds_project (Fixture *f,
+                                   gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (LctlToken) token = NULL;
+  g_autoptr (LctlToken) again = NULL;
+
+  /* A login that found neither e-mail nor project (Google was down). */
+  seed_credential (f, "gemini_cli", "{\"access_token\":\"g\",\"refresh_token\":\"g-rt\",\"expires_at\":1,"
+                                    "\"project_id\":null}");
+  f->mock->valid_refresh_token = g_strdup ("g-rt");
+  token = get_token (f, "gemini", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (token->project_id, ==, "assist-project-7");
+  g_assert_cmpstr (token->email, ==, "gemini-user@example.com");
+  g_assert_cmpint (lctl_mock_oauth_hits (f->mock, "/v1internal:loadCodeAssist"), ==, 1);
+  /* The client came from the environment and is kept for next time. */
+  g_assert_cmpstr (lctl_credential_get_string (lctl_account_manager_get_record (f->manager, "gemini"),
+                                               "oauth_client_secret"),
+                   ==, "GOCSPX-test-secret");
+
+  again = get_token (f, "gemini", token, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (lctl_mock_oauth_hits (f->mock, "/v1internal:loadCodeAssist"), ==, 1);
+}
+
+static void
 test_proactive_refresh (Fixture *f,
                         gconstpointer data)
 {
@@ -427,6 +454,7 @@ main (int argc,
   ADD ("transient-errors-give-up", test_transient_errors_give_up);
   ADD ("chatgpt-refresh", test_chatgpt_refresh);
   ADD ("gemini-refresh-uses-stored-client", test_gemini_refresh_uses_stored_client);
+  ADD ("gemini-refresh-finds-project", test_gemini_refresh_finds_project);
   ADD ("proactive-refresh", test_proactive_refresh);
   ADD ("not-found-and-logout", test_not_found_and_logout);
 #undef ADD

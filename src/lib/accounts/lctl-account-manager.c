@@ -9,6 +9,7 @@
 #include "lctl-account-manager.h"
 #include "lctl-error.h"
 #include "lctl-file-token-store.h"
+#include "lctl-gemini-setup.h"
 #include "lctl-oauth-provider.h"
 #include "lctl-oauth-util.h"
 
@@ -44,6 +45,7 @@ typedef struct
   guint retry_id;
   char *gemini_client_id;
   char *gemini_client_secret;
+  gboolean gemini_setup_tried;
 } Account;
 
 typedef enum
@@ -499,6 +501,31 @@ refresh_saved_cb (GObject *source,
 
 static void send_refresh (Account *account);
 
+/* Store first: the provider may have rotated the refresh token, and the old
+ * one is only let go once the new one is safe. */
+static void
+refresh_store (RefreshCall *call)
+{
+  Account *account = call->account;
+  g_autofree char *name = lctl_credential_get_account (call->record);
+
+  lctl_token_store_save_async (account->store, account->provider->id, name, call->record, NULL,
+                               refresh_saved_cb, call);
+}
+
+static void
+refresh_setup_cb (GObject *source,
+                  GAsyncResult *result,
+                  gpointer user_data)
+{
+  RefreshCall *call = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!lctl_gemini_setup_finish (result, &error))
+    g_debug ("Gemini setup after refresh: %s", error->message);
+  refresh_store (call);
+}
+
 static gboolean
 retry_cb (gpointer user_data)
 {
@@ -582,14 +609,17 @@ refresh_reply_cb (GObject *source,
           json_object_set_string_member (call->record, "oauth_client_id", account->gemini_client_id);
           json_object_set_string_member (call->record, "oauth_client_secret", account->gemini_client_secret);
         }
-      /* Store first: the provider may have rotated the refresh token, and
-       * the old one is only let go once the new one is safe. */
-      {
-        g_autofree char *name = lctl_credential_get_account (call->record);
-
-        lctl_token_store_save_async (account->store, account->provider->id, name,
-                                     call->record, NULL, refresh_saved_cb, call);
-      }
+      /* A Gemini login that found no project or e-mail gets another try
+       * with the fresh token, once per daemon run (as the seed's refresh). */
+      if (g_str_equal (account->provider->id, "gemini_cli") && !account->gemini_setup_tried
+          && lctl_gemini_setup_needed (call->record))
+        {
+          account->gemini_setup_tried = TRUE;
+          lctl_gemini_setup_async (account->manager->session, call->record, NULL, NULL,
+                                   account->manager->cancellable, refresh_setup_cb, call);
+          return;
+        }
+      refresh_store (call);
       return;
     }
   if (reply->status == 429 || reply->status == 408 || reply->status >= 500)
@@ -965,6 +995,7 @@ add_saved_cb (GObject *source,
                                        NULL, delete_old_cb, NULL);
     }
   account->generation++;
+  account->gemini_setup_tried = FALSE;
   account_set_record (account, data->record, self->store);
   account_set_needs_login (account, FALSE, NULL);
   account->last_refresh = now_seconds ();

@@ -7,6 +7,7 @@
 #define G_LOG_DOMAIN "lctl-oauth"
 
 #include "lctl-error.h"
+#include "lctl-gemini-setup.h"
 #include "lctl-login-flow.h"
 #include "lctl-oauth-provider.h"
 #include "lctl-oauth-util.h"
@@ -57,8 +58,6 @@ struct _LctlLoginFlow
   gint64 deadline;
 
   JsonObject *record;
-  char *project;
-  guint gemini_step;
 };
 
 G_DEFINE_FINAL_TYPE (LctlLoginFlow, lctl_login_flow, G_TYPE_OBJECT)
@@ -221,251 +220,27 @@ flow_reply (LctlLoginFlow *self,
 
 /* ---- Gemini after the code exchange: e-mail and Code Assist project ---- */
 
-static void gemini_next (LctlLoginFlow *self);
-
-static const char *const *
-gemini_headers (LctlLoginFlow *self,
-                char **bearer_out)
-{
-  static const char *headers[5];
-
-  *bearer_out = g_strconcat ("Bearer ", lctl_credential_get_string (self->record, "access_token"), NULL);
-  headers[0] = "Authorization";
-  headers[1] = *bearer_out;
-  headers[2] = "Content-Type";
-  headers[3] = "application/json";
-  headers[4] = NULL;
-  return headers;
-}
-
 static void
-gemini_userinfo_cb (GObject *source,
-                    GAsyncResult *result,
+gemini_progress_cb (const char *message,
                     gpointer user_data)
 {
-  g_autoptr (LctlLoginFlow) self = user_data;
-  g_autoptr (LctlOAuthReply) reply = flow_reply (self, result, "The user info request");
+  LctlLoginFlow *self = user_data;
 
-  if (reply == NULL)
-    return;
-  if (reply->status == 200 && lctl_oauth_reply_get_string (reply, "email") != NULL)
-    json_object_set_string_member (self->record, "email", lctl_oauth_reply_get_string (reply, "email"));
-  else
-    progress (self, "Could not read the account's e-mail (HTTP %u).", reply->status);
-  gemini_next (self);
-}
-
-static char *
-project_from_load (JsonObject *answer)
-{
-  JsonNode *node;
-
-  if (answer == NULL)
-    return NULL;
-  node = json_object_get_member (answer, "cloudaicompanionProject");
-  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node)
-      && lctl_credential_get_string (json_node_get_object (node), "id") != NULL)
-    return g_strdup (lctl_credential_get_string (json_node_get_object (node), "id"));
-  if (lctl_credential_get_string (answer, "cloudaicompanionProject") != NULL)
-    return g_strdup (lctl_credential_get_string (answer, "cloudaicompanionProject"));
-  if (lctl_credential_get_string (answer, "projectId") != NULL)
-    return g_strdup (lctl_credential_get_string (answer, "projectId"));
-  return g_strdup (lctl_credential_get_string (answer, "project_id"));
+  if (flow_active (self))
+    g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, message);
 }
 
 static void
-gemini_load_cb (GObject *source,
-                GAsyncResult *result,
-                gpointer user_data)
+gemini_setup_cb (GObject *source,
+                 GAsyncResult *result,
+                 gpointer user_data)
 {
   g_autoptr (LctlLoginFlow) self = user_data;
-  g_autoptr (LctlOAuthReply) reply = flow_reply (self, result, "loadCodeAssist");
-  g_autofree char *project = NULL;
+  g_autoptr (GError) error = NULL;
 
-  if (reply == NULL)
+  if (!lctl_gemini_setup_finish (result, &error) || !flow_active (self))
     return;
-  if (reply->status == 200)
-    project = project_from_load (lctl_oauth_reply_get_object (reply));
-  else
-    {
-      g_autofree char *what = lctl_oauth_reply_describe (reply);
-
-      progress (self, "loadCodeAssist failed (%s); looking for a project.", what);
-    }
-  if (project != NULL)
-    {
-      g_free (self->project);
-      self->project = g_steal_pointer (&project);
-      self->gemini_step = 5; /* found: done, no onboarding needed */
-    }
-  gemini_next (self);
-}
-
-static void
-gemini_projects_cb (GObject *source,
-                    GAsyncResult *result,
-                    gpointer user_data)
-{
-  g_autoptr (LctlLoginFlow) self = user_data;
-  g_autoptr (LctlOAuthReply) reply = flow_reply (self, result, "Listing Cloud projects");
-  JsonObject *answer;
-  JsonArray *projects;
-
-  if (reply == NULL)
-    return;
-  answer = lctl_oauth_reply_get_object (reply);
-  if (reply->status == 200 && answer != NULL && json_object_has_member (answer, "projects")
-      && JSON_NODE_HOLDS_ARRAY (json_object_get_member (answer, "projects")))
-    {
-      const char *chosen = NULL;
-
-      projects = json_object_get_array_member (answer, "projects");
-      for (guint i = 0; i < json_array_get_length (projects) && chosen == NULL; i++)
-        {
-          JsonNode *node = json_array_get_element (projects, i);
-          const char *name, *id;
-          g_autofree char *lower = NULL;
-
-          if (!JSON_NODE_HOLDS_OBJECT (node))
-            continue;
-          name = lctl_credential_get_string (json_node_get_object (node), "name");
-          id = lctl_credential_get_string (json_node_get_object (node), "projectId");
-          lower = g_ascii_strdown (name != NULL ? name : "", -1);
-          if (id != NULL && (strstr (lower, "gemini") != NULL || strstr (id, "lang") != NULL))
-            chosen = id;
-        }
-      if (chosen == NULL && json_array_get_length (projects) > 0
-          && JSON_NODE_HOLDS_OBJECT (json_array_get_element (projects, 0)))
-        chosen = lctl_credential_get_string (json_array_get_object_element (projects, 0), "projectId");
-      if (chosen != NULL)
-        {
-          g_free (self->project);
-          self->project = g_strdup (chosen);
-        }
-    }
-  gemini_next (self);
-}
-
-static void
-gemini_best_effort_cb (GObject *source,
-                       GAsyncResult *result,
-                       gpointer user_data)
-{
-  g_autoptr (LctlLoginFlow) self = user_data;
-  g_autoptr (LctlOAuthReply) reply = lctl_oauth_http_finish (result, NULL);
-
-  if (!flow_active (self))
-    return;
-  if (reply == NULL || reply->status >= 300)
-    g_debug ("Best-effort Code Assist setup step failed (%u)", reply != NULL ? reply->status : 0);
-  gemini_next (self);
-}
-
-static void
-gemini_next (LctlLoginFlow *self)
-{
-  g_autofree char *bearer = NULL;
-  const char *const *headers = gemini_headers (self, &bearer);
-  const char *env_project = g_getenv ("GOOGLE_CLOUD_PROJECT");
-
-  if (env_project == NULL || *env_project == '\0')
-    env_project = g_getenv ("GOOGLE_CLOUD_PROJECT_ID");
-  if (env_project != NULL && *env_project == '\0')
-    env_project = NULL;
-
-  switch (self->gemini_step++)
-    {
-      case 0:
-        {
-          g_autofree char *url = lctl_oauth_url ("LITELLMCTL_GEMINI_AUTH_BASE", "https://www.googleapis.com",
-                                                 "/oauth2/v1/userinfo?alt=json");
-
-          progress (self, "Reading the account's e-mail...");
-          flow_http (self, "GET", url, headers, NULL, NULL, gemini_userinfo_cb);
-          return;
-        }
-      case 1:
-        {
-          g_autofree char *url = lctl_oauth_code_assist_url ("loadCodeAssist");
-          g_autoptr (JsonObject) body = json_object_new ();
-          g_autofree char *text = NULL;
-
-          if (env_project != NULL)
-            {
-              json_object_set_string_member (body, "cloudaicompanionProject", env_project);
-              self->project = g_strdup (env_project);
-            }
-          text = lctl_credential_to_string (body, FALSE);
-          progress (self, "Looking up the Code Assist project...");
-          flow_http (self, "POST", url, headers, "application/json", text, gemini_load_cb);
-          return;
-        }
-      case 2:
-        {
-          g_autofree char *url = NULL;
-
-          if (env_project != NULL)
-            {
-              gemini_next (self);
-              return;
-            }
-          url = lctl_oauth_url ("LITELLMCTL_GEMINI_AUTH_BASE", "https://cloudresourcemanager.googleapis.com",
-                                "/v1/projects");
-          flow_http (self, "GET", url, headers, NULL, NULL, gemini_projects_cb);
-          return;
-        }
-      case 3:
-        {
-          g_autofree char *url = lctl_oauth_code_assist_url ("onboardUser");
-          g_autofree char *body = NULL;
-          g_autoptr (JsonBuilder) builder = json_builder_new ();
-          g_autoptr (JsonNode) root = NULL;
-          g_autoptr (JsonGenerator) generator = json_generator_new ();
-
-          if (self->project == NULL)
-            {
-              self->gemini_step = 5;
-              gemini_next (self);
-              return;
-            }
-          json_builder_begin_object (builder);
-          json_builder_set_member_name (builder, "tierId");
-          json_builder_add_string_value (builder, "standard-tier");
-          json_builder_set_member_name (builder, "cloudaicompanionProject");
-          json_builder_add_string_value (builder, self->project);
-          json_builder_set_member_name (builder, "metadata");
-          json_builder_begin_object (builder);
-          json_builder_set_member_name (builder, "ideType");
-          json_builder_add_string_value (builder, "IDE_UNSPECIFIED");
-          json_builder_set_member_name (builder, "platform");
-          json_builder_add_string_value (builder, "PLATFORM_UNSPECIFIED");
-          json_builder_end_object (builder);
-          json_builder_end_object (builder);
-          root = json_builder_get_root (builder);
-          json_generator_set_root (generator, root);
-          body = json_generator_to_data (generator, NULL);
-          progress (self, "Onboarding project %s to Code Assist...", self->project);
-          flow_http (self, "POST", url, headers, "application/json", body, gemini_best_effort_cb);
-          return;
-        }
-      case 4:
-        {
-          g_autofree char *path = g_strdup_printf ("/v1/projects/%s/services/cloudaicompanion.googleapis.com:enable",
-                                                   self->project);
-          g_autofree char *url = lctl_oauth_url ("LITELLMCTL_GEMINI_AUTH_BASE",
-                                                 "https://serviceusage.googleapis.com", path);
-
-          flow_http (self, "POST", url, headers, "application/json", "{}", gemini_best_effort_cb);
-          return;
-        }
-      default:
-        if (self->project != NULL)
-          json_object_set_string_member (self->record, "project_id", self->project);
-        else
-          json_object_set_null_member (self->record, "project_id");
-        flow_succeed (self);
-        return;
-    }
+  flow_succeed (self);
 }
 
 /* ---- PKCE: code exchange ---- */
@@ -507,7 +282,8 @@ exchange_cb (GObject *source,
     {
       json_object_set_string_member (self->record, "oauth_client_id", self->client_id);
       json_object_set_string_member (self->record, "oauth_client_secret", self->client_secret);
-      gemini_next (self);
+      lctl_gemini_setup_async (self->session, self->record, gemini_progress_cb, self, self->cancellable,
+                               gemini_setup_cb, g_object_ref (self));
       return;
     }
   flow_succeed (self);
@@ -1141,7 +917,6 @@ lctl_login_flow_finalize (GObject *object)
   g_free (self->client_id);
   g_free (self->client_secret);
   g_free (self->device_code);
-  g_free (self->project);
   g_clear_pointer (&self->record, json_object_unref);
   G_OBJECT_CLASS (lctl_login_flow_parent_class)->finalize (object);
 }
