@@ -389,7 +389,8 @@ test_qwen_device (Fixture *f,
   g_assert_cmpstr (g_hash_table_lookup (f->mock->last_device_form, "scope"), ==, "openid profile email model.completion");
   g_assert_cmpstr (g_hash_table_lookup (f->mock->last_device_form, "code_challenge_method"), ==, "S256");
 
-  /* Polls at 2 s, +0.5 s per pending, +5 s after slow_down (scaled ×0.05). */
+  /* Polls at 2 s, +0.5 s per pending, +5 s after slow_down (scaled ×0.05);
+   * lower bounds only, so a loaded machine cannot make this flaky. */
   g_assert_cmpuint (f->mock->poll_times->len, ==, 4);
   gap1 = g_array_index (f->mock->poll_times, gint64, 1) - g_array_index (f->mock->poll_times, gint64, 0);
   gap2 = g_array_index (f->mock->poll_times, gint64, 2) - g_array_index (f->mock->poll_times, gint64, 1);
@@ -397,7 +398,6 @@ test_qwen_device (Fixture *f,
   g_assert_cmpint (gap1, >=, 120000);
   g_assert_cmpint (gap2, >=, 145000);
   g_assert_cmpint (gap3, >=, 395000);
-  g_assert_cmpint (gap1, <, 395000);
 }
 
 static void
