@@ -23,14 +23,16 @@
  * one main loop, so the command also works against a service living in the
  * same process (tests). */
 
-enum {
+enum
+{
   EXIT_OK = 0,
   EXIT_FAILURE_ = 1,
   EXIT_USAGE = 2,
   EXIT_ABORTED = 130,
 };
 
-typedef struct {
+typedef struct
+{
   GMainLoop *loop;
   int status;
   GDBusConnection *bus;
@@ -50,6 +52,7 @@ typedef struct {
   gboolean countdown_shown;
   GDataInputStream *stdin_lines;
   gboolean reading_stdin;
+  gboolean at_prompt;
   guint sigint_id;
 
   /* import */
@@ -63,25 +66,24 @@ typedef struct {
   guint n_exported;
 } AuthCmd;
 
-static const char usage_text[] =
-  "Usage: litellmctl auth COMMAND\n"
-  "\n"
-  "Log in:\n"
-  "  chatgpt | codex | openai          ChatGPT / Codex (browser, PKCE)\n"
-  "  gemini | gemini_cli | gemini-cli  Gemini CLI (browser, PKCE)\n"
-  "  qwen | qwen_portal | qwen-portal  Qwen Portal (device code)\n"
-  "  kimi | kimi_code | kimi-code      Kimi Code (device code)\n"
-  "    --headless     print the URL and read a pasted redirect URL\n"
-  "    --no-browser   do not open a browser\n"
-  "\n"
-  "Manage:\n"
-  "  status                 stored credentials, expiry and store backend\n"
-  "  refresh PROVIDER       refresh a token now\n"
-  "  logout PROVIDER        delete a credential\n"
-  "  export [PROVIDER…]     a bash script that restores them on another machine\n"
-  "  import [--from DIR]    read such a script (or the old tool's) from stdin,\n"
-  "                         or the old tool's auth.*.json files from DIR\n"
-  "  providers              list provider keys and names\n";
+static const char usage_text[] = "Usage: litellmctl auth COMMAND\n"
+                                 "\n"
+                                 "Log in:\n"
+                                 "  chatgpt | codex | openai          ChatGPT / Codex (browser, PKCE)\n"
+                                 "  gemini | gemini_cli | gemini-cli  Gemini CLI (browser, PKCE)\n"
+                                 "  qwen | qwen_portal | qwen-portal  Qwen Portal (device code)\n"
+                                 "  kimi | kimi_code | kimi-code      Kimi Code (device code)\n"
+                                 "    --headless     print the URL and read a pasted redirect URL\n"
+                                 "    --no-browser   do not open a browser\n"
+                                 "\n"
+                                 "Manage:\n"
+                                 "  status                 stored credentials, expiry and store backend\n"
+                                 "  refresh PROVIDER       refresh a token now\n"
+                                 "  logout PROVIDER        delete a credential\n"
+                                 "  export [PROVIDER…]     a bash script that restores them on another machine\n"
+                                 "  import [--from DIR]    read such a script (or the old tool's) from stdin,\n"
+                                 "                         or the old tool's auth.*.json files from DIR\n"
+                                 "  providers              list provider keys and names\n";
 
 static int
 usage_error (const char *message)
@@ -94,14 +96,24 @@ usage_error (const char *message)
 
 static void
 finish (AuthCmd *cmd,
-        int      status)
+        int status)
 {
   cmd->status = status;
   g_main_loop_quit (cmd->loop);
 }
 
+/* The paste prompt leaves the cursor after "…callback): "; anything else
+ * printed meanwhile starts on a fresh line. */
 static void
-fail_with (AuthCmd      *cmd,
+leave_prompt (AuthCmd *cmd)
+{
+  if (cmd->at_prompt)
+    g_print ("\n");
+  cmd->at_prompt = FALSE;
+}
+
+static void
+fail_with (AuthCmd *cmd,
            const GError *error)
 {
   g_autoptr (GError) copy = g_error_copy (error);
@@ -137,7 +149,7 @@ format_expiry (gint64 expires_at,
 }
 
 static const char *
-dict_string (GVariant   *dict,
+dict_string (GVariant *dict,
              const char *key)
 {
   const char *value = NULL;
@@ -177,7 +189,7 @@ print_account (GVariant *dict)
 }
 
 static GVariant *
-find_account (GVariant   *accounts,
+find_account (GVariant *accounts,
               const char *provider)
 {
   GVariantIter iter;
@@ -196,9 +208,9 @@ find_account (GVariant   *accounts,
 /* ---- status ---- */
 
 static void
-status_cb (GObject      *source,
+status_cb (GObject *source,
            GAsyncResult *result,
-           gpointer      user_data)
+           gpointer user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
@@ -230,9 +242,9 @@ status_cb (GObject      *source,
 /* ---- refresh, logout ---- */
 
 static void
-refresh_cb (GObject      *source,
+refresh_cb (GObject *source,
             GAsyncResult *result,
-            gpointer      user_data)
+            gpointer user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
@@ -250,9 +262,9 @@ refresh_cb (GObject      *source,
 }
 
 static void
-logout_cb (GObject      *source,
+logout_cb (GObject *source,
            GAsyncResult *result,
-           gpointer      user_data)
+           gpointer user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
@@ -281,9 +293,9 @@ print_script (AuthCmd *cmd,
 }
 
 static void
-clipboard_cb (GObject      *source,
+clipboard_cb (GObject *source,
               GAsyncResult *result,
-              gpointer      user_data)
+              gpointer user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
@@ -336,9 +348,9 @@ copy_to_clipboard (AuthCmd *cmd)
 }
 
 static void
-export_cb (GObject      *source,
+export_cb (GObject *source,
            GAsyncResult *result,
-           gpointer      user_data)
+           gpointer user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
@@ -386,10 +398,10 @@ start_export (AuthCmd *cmd)
 
           return usage_error (message);
         }
-      g_ptr_array_add (providers, (gpointer) provider->id);
+      g_ptr_array_add (providers, (gpointer)provider->id);
     }
   g_ptr_array_add (providers, NULL);
-  lctl_dbus_accounts_call_export (cmd->proxy, (const char *const *) providers->pdata, cmd->cancellable,
+  lctl_dbus_accounts_call_export (cmd->proxy, (const char *const *)providers->pdata, cmd->cancellable,
                                   export_cb, cmd);
   return -1;
 }
@@ -397,9 +409,9 @@ start_export (AuthCmd *cmd)
 /* ---- import ---- */
 
 static void
-import_cb (GObject      *source,
+import_cb (GObject *source,
            GAsyncResult *result,
-           gpointer      user_data)
+           gpointer user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
@@ -447,9 +459,9 @@ silence_cb (gpointer user_data)
 }
 
 static void
-input_read_cb (GObject      *source,
+input_read_cb (GObject *source,
                GAsyncResult *result,
-               gpointer      user_data)
+               gpointer user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
@@ -478,7 +490,7 @@ input_read_cb (GObject      *source,
 }
 
 static int
-import_from_dir (AuthCmd    *cmd,
+import_from_dir (AuthCmd *cmd,
                  const char *dir)
 {
   g_autoptr (GError) error = NULL;
@@ -499,7 +511,15 @@ import_from_dir (AuthCmd    *cmd,
       g_autofree char *b64 = NULL;
       gsize len = 0;
 
-      if (!g_str_has_prefix (name, "auth.") || !g_str_has_suffix (name, ".json"))
+      const char *as = name;
+
+      /* Also the official CLIs' own files: Qwen Code's ~/.qwen and
+       * kimi-cli's ~/.kimi/credentials. */
+      if (g_str_equal (name, "oauth_creds.json"))
+        as = "auth.qwen_portal.json";
+      else if (g_str_equal (name, "kimi-code.json"))
+        as = "auth.kimi_code.json";
+      else if (!g_str_has_prefix (name, "auth.") || !g_str_has_suffix (name, ".json"))
         continue;
       path = g_build_filename (dir, name, NULL);
       if (!g_file_get_contents (path, &contents, &len, &error))
@@ -508,13 +528,13 @@ import_from_dir (AuthCmd    *cmd,
           g_clear_error (&error);
           continue;
         }
-      b64 = g_base64_encode ((const guchar *) contents, len);
-      g_string_append_printf (cmd->input, "%s %s\n", name, b64);
+      b64 = g_base64_encode ((const guchar *)contents, len);
+      g_string_append_printf (cmd->input, "%s %s\n", as, b64);
       explicit_bzero (contents, len);
     }
   if (cmd->input->len == 0)
     {
-      g_printerr ("Error: no auth.*.json files in %s\n", dir);
+      g_printerr ("Error: no credential files (auth.*.json, oauth_creds.json, kimi-code.json) in %s\n", dir);
       return EXIT_FAILURE_;
     }
   send_import (cmd);
@@ -570,9 +590,9 @@ countdown_cb (gpointer user_data)
 static void read_pasted_line (AuthCmd *cmd);
 
 static void
-complete_login_cb (GObject      *source,
+complete_login_cb (GObject *source,
                    GAsyncResult *result,
-                   gpointer      user_data)
+                   gpointer user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
@@ -582,21 +602,23 @@ complete_login_cb (GObject      *source,
       if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         return;
       g_dbus_error_strip_remote_error (error);
+      leave_prompt (cmd);
       g_print ("  %s\n", error->message);
       read_pasted_line (cmd);
     }
 }
 
 static void
-pasted_line_cb (GObject      *source,
+pasted_line_cb (GObject *source,
                 GAsyncResult *result,
-                gpointer      user_data)
+                gpointer user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
   g_autofree char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result,
                                                                      NULL, &error);
 
+  cmd->at_prompt = FALSE;
   if (line == NULL)
     {
       /* EOF or cancelled: keep waiting for the callback alone. */
@@ -623,14 +645,16 @@ read_pasted_line (AuthCmd *cmd)
       cmd->stdin_lines = g_data_input_stream_new (in);
     }
   cmd->reading_stdin = TRUE;
+  leave_prompt (cmd);
   g_print ("Redirect URL (or wait for callback): ");
   fflush (stdout);
+  cmd->at_prompt = TRUE;
   g_data_input_stream_read_line_async (cmd->stdin_lines, G_PRIORITY_DEFAULT, cmd->cancellable,
                                        pasted_line_cb, cmd);
 }
 
 static void
-handle_prompt (AuthCmd  *cmd,
+handle_prompt (AuthCmd *cmd,
                GVariant *prompt)
 {
   const char *url = dict_string (prompt, "url");
@@ -672,19 +696,21 @@ handle_prompt (AuthCmd  *cmd,
 }
 
 static void
-handle_progress (AuthCmd    *cmd,
+handle_progress (AuthCmd *cmd,
                  const char *message)
 {
-  /* With a live countdown on the line, progress would garble it. */
-  if (cmd->countdown_id != 0)
+  /* With a live countdown on the line, progress would garble it; our own
+   * instructions already say we wait for the callback. */
+  if (cmd->countdown_id != 0 || (cmd->reading_stdin && g_str_has_prefix (message, "Waiting for the callback")))
     return;
+  leave_prompt (cmd);
   g_print ("  %s\n", message);
 }
 
 static void
-finished_list_cb (GObject      *source,
+finished_list_cb (GObject *source,
                   GAsyncResult *result,
-                  gpointer      user_data)
+                  gpointer user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GVariant) accounts = NULL;
@@ -700,13 +726,12 @@ finished_list_cb (GObject      *source,
 }
 
 static void
-handle_finished (AuthCmd    *cmd,
-                 gboolean    success,
+handle_finished (AuthCmd *cmd,
+                 gboolean success,
                  const char *message)
 {
   end_countdown (cmd);
-  if (cmd->reading_stdin)
-    g_print ("\n");
+  leave_prompt (cmd);
   g_cancellable_cancel (cmd->cancellable);
   g_clear_object (&cmd->cancellable);
   cmd->cancellable = g_cancellable_new ();
@@ -716,11 +741,15 @@ handle_finished (AuthCmd    *cmd,
       finish (cmd, EXIT_FAILURE_);
       return;
     }
-  g_print ("✓ Logged in to %s as %s\n", cmd->provider->label, message);
+  if (g_strcmp0 (message, "default") == 0 || message == NULL || *message == '\0')
+    g_print ("✓ Logged in to %s\n", cmd->provider->label);
+  else
+    g_print ("✓ Logged in to %s as %s\n", cmd->provider->label, message);
   lctl_dbus_accounts_call_list_accounts (cmd->proxy, cmd->cancellable, finished_list_cb, cmd);
 }
 
-typedef struct {
+typedef struct
+{
   char *flow_id;
   int kind;
   GVariant *prompt;
@@ -738,7 +767,7 @@ early_signal_free (EarlySignal *s)
 }
 
 static void
-dispatch_signal (AuthCmd     *cmd,
+dispatch_signal (AuthCmd *cmd,
                  EarlySignal *s)
 {
   if (cmd->flow_id == NULL)
@@ -765,42 +794,42 @@ dispatch_signal (AuthCmd     *cmd,
 
 static void
 login_prompt_cb (LctlDBusAccounts *proxy,
-                 const char       *flow_id,
-                 GVariant         *prompt,
-                 AuthCmd          *cmd)
+                 const char *flow_id,
+                 GVariant *prompt,
+                 AuthCmd *cmd)
 {
-  EarlySignal s = { (char *) flow_id, 0, prompt, NULL, FALSE };
+  EarlySignal s = { (char *)flow_id, 0, prompt, NULL, FALSE };
 
   dispatch_signal (cmd, &s);
 }
 
 static void
 login_progress_cb (LctlDBusAccounts *proxy,
-                   const char       *flow_id,
-                   const char       *message,
-                   AuthCmd          *cmd)
+                   const char *flow_id,
+                   const char *message,
+                   AuthCmd *cmd)
 {
-  EarlySignal s = { (char *) flow_id, 1, NULL, (char *) message, FALSE };
+  EarlySignal s = { (char *)flow_id, 1, NULL, (char *)message, FALSE };
 
   dispatch_signal (cmd, &s);
 }
 
 static void
 login_finished_cb (LctlDBusAccounts *proxy,
-                   const char       *flow_id,
-                   gboolean          success,
-                   const char       *message,
-                   AuthCmd          *cmd)
+                   const char *flow_id,
+                   gboolean success,
+                   const char *message,
+                   AuthCmd *cmd)
 {
-  EarlySignal s = { (char *) flow_id, 2, NULL, (char *) message, success };
+  EarlySignal s = { (char *)flow_id, 2, NULL, (char *)message, success };
 
   dispatch_signal (cmd, &s);
 }
 
 static void
-begin_login_cb (GObject      *source,
+begin_login_cb (GObject *source,
                 GAsyncResult *result,
-                gpointer      user_data)
+                gpointer user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
@@ -812,15 +841,15 @@ begin_login_cb (GObject      *source,
       return;
     }
   early = g_steal_pointer (&cmd->early_signals);
-  cmd->early_signals = g_ptr_array_new_with_free_func ((GDestroyNotify) early_signal_free);
+  cmd->early_signals = g_ptr_array_new_with_free_func ((GDestroyNotify)early_signal_free);
   for (guint i = 0; i < early->len; i++)
     dispatch_signal (cmd, early->pdata[i]);
 }
 
 static void
-cancel_login_cb (GObject      *source,
+cancel_login_cb (GObject *source,
                  GAsyncResult *result,
-                 gpointer      user_data)
+                 gpointer user_data)
 {
   AuthCmd *cmd = user_data;
 
@@ -869,7 +898,7 @@ start_login (AuthCmd *cmd)
 
   title = cmd->provider->flow == LCTL_OAUTH_FLOW_DEVICE ? "OAuth Login (Device Code)" : "OAuth Login";
   g_print ("%s %s\n", cmd->provider->label, title);
-  cmd->early_signals = g_ptr_array_new_with_free_func ((GDestroyNotify) early_signal_free);
+  cmd->early_signals = g_ptr_array_new_with_free_func ((GDestroyNotify)early_signal_free);
   g_signal_connect (cmd->proxy, "login-prompt", G_CALLBACK (login_prompt_cb), cmd);
   g_signal_connect (cmd->proxy, "login-progress", G_CALLBACK (login_progress_cb), cmd);
   g_signal_connect (cmd->proxy, "login-finished", G_CALLBACK (login_finished_cb), cmd);
@@ -928,9 +957,9 @@ start_command (AuthCmd *cmd)
 }
 
 static void
-proxy_ready_cb (GObject      *source,
+proxy_ready_cb (GObject *source,
                 GAsyncResult *result,
-                gpointer      user_data)
+                gpointer user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
@@ -960,15 +989,15 @@ proxy_ready_cb (GObject      *source,
  */
 int
 lctl_cmd_auth (GDBusConnection *bus,
-               int              argc,
-               char           **argv)
+               int argc,
+               char **argv)
 {
   AuthCmd cmd = { 0 };
   gsize n;
   const LctlOAuthProvider *providers = lctl_oauth_provider_get_all (&n);
 
   /* Registers our D-Bus error names, so remote errors map back. */
-  (void) LCTL_ERROR;
+  (void)LCTL_ERROR;
   if (argc < 2 || g_str_equal (argv[1], "help") || g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h"))
     {
       if (argc >= 2)
@@ -983,6 +1012,12 @@ lctl_cmd_auth (GDBusConnection *bus,
       for (gsize i = 0; i < n; i++)
         g_print ("%s|%s\n", providers[i].id, providers[i].label);
       return EXIT_OK;
+    }
+
+  if (bus == NULL)
+    {
+      g_printerr ("Error: no D-Bus session bus; the litellmctl daemon is reached through it\n");
+      return EXIT_FAILURE_;
     }
 
   cmd.loop = g_main_loop_new (NULL, FALSE);

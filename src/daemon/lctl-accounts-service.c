@@ -38,17 +38,18 @@ update_needs_login (LctlAccountsService *self)
 {
   g_auto (GStrv) needs_login = lctl_account_manager_get_needs_login (self->manager);
 
-  lctl_dbus_accounts_set_needs_login (LCTL_DBUS_ACCOUNTS (self), (const char *const *) needs_login);
+  lctl_dbus_accounts_set_needs_login (LCTL_DBUS_ACCOUNTS (self), (const char *const *)needs_login);
 }
 
 static void
-manager_changed_cb (LctlAccountManager  *manager,
+manager_changed_cb (LctlAccountManager *manager,
                     LctlAccountsService *self)
 {
   update_needs_login (self);
 }
 
-typedef struct {
+typedef struct
+{
   LctlAccountsService *self;
   GDBusMethodInvocation *invocation;
   GStrv providers;
@@ -58,7 +59,7 @@ typedef struct {
 } Call;
 
 static Call *
-call_new (LctlAccountsService   *self,
+call_new (LctlAccountsService *self,
           GDBusMethodInvocation *invocation)
 {
   Call *call = g_new0 (Call, 1);
@@ -83,7 +84,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
 
 static void
 return_error (GDBusMethodInvocation *invocation,
-              const GError          *error)
+              const GError *error)
 {
   if (error->domain == LCTL_ERROR)
     g_dbus_method_invocation_return_gerror (invocation, error);
@@ -94,9 +95,9 @@ return_error (GDBusMethodInvocation *invocation,
 /* ListAccounts */
 
 static void
-list_loaded_cb (GObject      *source,
+list_loaded_cb (GObject *source,
                 GAsyncResult *result,
-                gpointer      user_data)
+                gpointer user_data)
 {
   g_autoptr (Call) call = user_data;
   g_autoptr (GError) error = NULL;
@@ -111,7 +112,7 @@ list_loaded_cb (GObject      *source,
 }
 
 static gboolean
-handle_list_accounts (LctlDBusAccounts      *object,
+handle_list_accounts (LctlDBusAccounts *object,
                       GDBusMethodInvocation *invocation)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
@@ -123,29 +124,33 @@ handle_list_accounts (LctlDBusAccounts      *object,
 /* Logins */
 
 static void
-flow_prompt_cb (LctlLoginFlow       *flow,
-                GVariant            *prompt,
+flow_prompt_cb (LctlLoginFlow *flow,
+                GVariant *prompt,
                 LctlAccountsService *self)
 {
   lctl_dbus_accounts_emit_login_prompt (LCTL_DBUS_ACCOUNTS (self), lctl_login_flow_get_id (flow), prompt);
 }
 
 static void
-flow_progress_cb (LctlLoginFlow       *flow,
-                  const char          *message,
+flow_progress_cb (LctlLoginFlow *flow,
+                  const char *message,
                   LctlAccountsService *self)
 {
   lctl_dbus_accounts_emit_login_progress (LCTL_DBUS_ACCOUNTS (self), lctl_login_flow_get_id (flow), message);
 }
 
-typedef struct {
+typedef struct
+{
   LctlAccountsService *self;
   LctlLoginFlow *flow;
+  guint watch_id;
 } FlowRun;
 
 static void
 flow_run_free (FlowRun *run)
 {
+  if (run->watch_id != 0)
+    g_bus_unwatch_name (run->watch_id);
   g_signal_handlers_disconnect_by_data (run->flow, run->self);
   g_hash_table_remove (run->self->flows, lctl_login_flow_get_id (run->flow));
   g_object_unref (run->flow);
@@ -156,9 +161,9 @@ flow_run_free (FlowRun *run)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FlowRun, flow_run_free)
 
 static void
-login_finished (FlowRun      *run,
+login_finished (FlowRun *run,
                 const GError *error,
-                const char   *account)
+                const char *account)
 {
   const char *id = lctl_login_flow_get_id (run->flow);
 
@@ -175,9 +180,9 @@ login_finished (FlowRun      *run,
 }
 
 static void
-login_stored_cb (GObject      *source,
+login_stored_cb (GObject *source,
                  GAsyncResult *result,
-                 gpointer      user_data)
+                 gpointer user_data)
 {
   g_autoptr (FlowRun) run = user_data;
   g_autoptr (GError) error = NULL;
@@ -195,9 +200,9 @@ login_stored_cb (GObject      *source,
 }
 
 static void
-login_run_cb (GObject      *source,
+login_run_cb (GObject *source,
               GAsyncResult *result,
-              gpointer      user_data)
+              gpointer user_data)
 {
   g_autoptr (FlowRun) run = user_data;
   g_autoptr (GError) error = NULL;
@@ -211,12 +216,10 @@ login_run_cb (GObject      *source,
   lctl_dbus_accounts_emit_login_progress (LCTL_DBUS_ACCOUNTS (run->self), lctl_login_flow_get_id (run->flow),
                                           "Storing the credential...");
   {
-    LctlAccountsService *self = run->self;
-    const char *provider = lctl_login_flow_get_provider (run->flow);
+    FlowRun *owned = g_steal_pointer (&run);
 
-    /* The run moves into the callback: read what we need first. */
-    lctl_account_manager_add_async (self->manager, provider, record, self->cancellable,
-                                    login_stored_cb, g_steal_pointer (&run));
+    lctl_account_manager_add_async (owned->self->manager, lctl_login_flow_get_provider (owned->flow), record,
+                                    owned->self->cancellable, login_stored_cb, owned);
   }
 }
 
@@ -229,16 +232,33 @@ start_flow_idle (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* The CLI that started a login went away (Ctrl-C, killed): free the
+ * callback port now rather than after 5 minutes. */
+static void
+caller_vanished_cb (GDBusConnection *connection,
+                    const char *name,
+                    gpointer user_data)
+{
+  LctlLoginFlow *flow = user_data;
+
+  g_debug ("Login %s: its caller %s left", lctl_login_flow_get_id (flow), name);
+  lctl_login_flow_cancel (flow);
+}
+
 static gboolean
-handle_begin_login (LctlDBusAccounts      *object,
+handle_begin_login (LctlDBusAccounts *object,
                     GDBusMethodInvocation *invocation,
-                    const char            *provider,
-                    GVariant              *options)
+                    const char *provider,
+                    GVariant *options)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlLoginFlow) flow = NULL;
   gboolean headless = lctl_oauth_is_headless ();
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  g_autoptr (GPtrArray) superseded = NULL;
+  GHashTableIter iter;
+  gpointer value;
   FlowRun *run;
 
   g_variant_lookup (options, "headless", "b", &headless);
@@ -248,6 +268,16 @@ handle_begin_login (LctlDBusAccounts      *object,
       return_error (invocation, error);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
+  /* A new login for a provider supersedes an unfinished one (and frees
+   * its callback port). Cancelling may finish it at once, which removes it
+   * from the table: collect first. */
+  superseded = g_ptr_array_new_with_free_func (g_object_unref);
+  g_hash_table_iter_init (&iter, self->flows);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (g_str_equal (lctl_login_flow_get_provider (value), lctl_login_flow_get_provider (flow)))
+      g_ptr_array_add (superseded, g_object_ref (value));
+  for (guint i = 0; i < superseded->len; i++)
+    lctl_login_flow_cancel (superseded->pdata[i]);
   g_signal_connect (flow, "prompt", G_CALLBACK (flow_prompt_cb), self);
   g_signal_connect (flow, "progress", G_CALLBACK (flow_progress_cb), self);
   g_hash_table_insert (self->flows, g_strdup (lctl_login_flow_get_id (flow)), g_object_ref (flow));
@@ -255,6 +285,10 @@ handle_begin_login (LctlDBusAccounts      *object,
   run = g_new0 (FlowRun, 1);
   run->self = g_object_ref (self);
   run->flow = g_object_ref (flow);
+  if (sender != NULL)
+    run->watch_id = g_bus_watch_name_on_connection (g_dbus_method_invocation_get_connection (invocation), sender,
+                                                    G_BUS_NAME_WATCHER_FLAGS_NONE, NULL, caller_vanished_cb,
+                                                    g_object_ref (flow), g_object_unref);
   /* Reply first, so the caller knows the flow id before any signal. */
   lctl_dbus_accounts_complete_begin_login (object, invocation, lctl_login_flow_get_id (flow));
   g_idle_add (start_flow_idle, run);
@@ -262,9 +296,9 @@ handle_begin_login (LctlDBusAccounts      *object,
 }
 
 static LctlLoginFlow *
-lookup_flow (LctlAccountsService   *self,
+lookup_flow (LctlAccountsService *self,
              GDBusMethodInvocation *invocation,
-             const char            *flow_id)
+             const char *flow_id)
 {
   LctlLoginFlow *flow = g_hash_table_lookup (self->flows, flow_id);
 
@@ -275,10 +309,10 @@ lookup_flow (LctlAccountsService   *self,
 }
 
 static gboolean
-handle_complete_login (LctlDBusAccounts      *object,
+handle_complete_login (LctlDBusAccounts *object,
                        GDBusMethodInvocation *invocation,
-                       const char            *flow_id,
-                       const char            *redirect_url)
+                       const char *flow_id,
+                       const char *redirect_url)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
   LctlLoginFlow *flow = lookup_flow (self, invocation, flow_id);
@@ -294,9 +328,9 @@ handle_complete_login (LctlDBusAccounts      *object,
 }
 
 static gboolean
-handle_cancel_login (LctlDBusAccounts      *object,
+handle_cancel_login (LctlDBusAccounts *object,
                      GDBusMethodInvocation *invocation,
-                     const char            *flow_id)
+                     const char *flow_id)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
   LctlLoginFlow *flow = lookup_flow (self, invocation, flow_id);
@@ -311,9 +345,9 @@ handle_cancel_login (LctlDBusAccounts      *object,
 /* Refresh, Logout */
 
 static void
-refresh_cb (GObject      *source,
+refresh_cb (GObject *source,
             GAsyncResult *result,
-            gpointer      user_data)
+            gpointer user_data)
 {
   g_autoptr (Call) call = user_data;
   g_autoptr (GError) error = NULL;
@@ -326,9 +360,9 @@ refresh_cb (GObject      *source,
 }
 
 static gboolean
-handle_refresh (LctlDBusAccounts      *object,
+handle_refresh (LctlDBusAccounts *object,
                 GDBusMethodInvocation *invocation,
-                const char            *provider)
+                const char *provider)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
 
@@ -338,9 +372,9 @@ handle_refresh (LctlDBusAccounts      *object,
 }
 
 static void
-logout_cb (GObject      *source,
+logout_cb (GObject *source,
            GAsyncResult *result,
-           gpointer      user_data)
+           gpointer user_data)
 {
   g_autoptr (Call) call = user_data;
   g_autoptr (GError) error = NULL;
@@ -352,9 +386,9 @@ logout_cb (GObject      *source,
 }
 
 static gboolean
-handle_logout (LctlDBusAccounts      *object,
+handle_logout (LctlDBusAccounts *object,
                GDBusMethodInvocation *invocation,
-               const char            *provider)
+               const char *provider)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
 
@@ -366,9 +400,9 @@ handle_logout (LctlDBusAccounts      *object,
 /* Export, Import */
 
 static void
-export_loaded_cb (GObject      *source,
+export_loaded_cb (GObject *source,
                   GAsyncResult *result,
-                  gpointer      user_data)
+                  gpointer user_data)
 {
   g_autoptr (Call) call = user_data;
   LctlAccountManager *manager = call->self->manager;
@@ -387,7 +421,7 @@ export_loaded_cb (GObject      *source,
     {
       for (gsize i = 0; i < n; i++)
         if (lctl_account_manager_get_record (manager, providers[i].id) != NULL)
-          g_hash_table_insert (records, (gpointer) providers[i].id,
+          g_hash_table_insert (records, (gpointer)providers[i].id,
                                lctl_account_manager_get_record (manager, providers[i].id));
     }
   else
@@ -404,7 +438,7 @@ export_loaded_cb (GObject      *source,
                                                    provider != NULL ? provider->label : *p);
             return;
           }
-        g_hash_table_insert (records, (gpointer) provider->id, record);
+        g_hash_table_insert (records, (gpointer)provider->id, record);
       }
   if (g_hash_table_size (records) == 0)
     {
@@ -418,14 +452,14 @@ export_loaded_cb (GObject      *source,
 }
 
 static gboolean
-handle_export (LctlDBusAccounts      *object,
+handle_export (LctlDBusAccounts *object,
                GDBusMethodInvocation *invocation,
-               const char *const     *providers)
+               const char *const *providers)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
   Call *call = call_new (self, invocation);
 
-  call->providers = g_strdupv ((char **) providers);
+  call->providers = g_strdupv ((char **)providers);
   lctl_account_manager_load_async (self->manager, self->cancellable, export_loaded_cb, call);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -433,9 +467,9 @@ handle_export (LctlDBusAccounts      *object,
 static void import_next (Call *call);
 
 static void
-import_added_cb (GObject      *source,
+import_added_cb (GObject *source,
                  GAsyncResult *result,
-                 gpointer      user_data)
+                 gpointer user_data)
 {
   Call *call = user_data;
   g_autoptr (GError) error = NULL;
@@ -469,14 +503,14 @@ import_next (Call *call)
     }
   g_ptr_array_add (call->imported, NULL);
   lctl_dbus_accounts_complete_import (LCTL_DBUS_ACCOUNTS (call->self), call->invocation,
-                                      (const char *const *) call->imported->pdata);
+                                      (const char *const *)call->imported->pdata);
   call_free (call);
 }
 
 static gboolean
-handle_import (LctlDBusAccounts      *object,
+handle_import (LctlDBusAccounts *object,
                GDBusMethodInvocation *invocation,
-               const char            *script)
+               const char *script)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
   g_autoptr (GError) error = NULL;
@@ -552,9 +586,35 @@ lctl_accounts_service_init (LctlAccountsService *self)
   self->cancellable = g_cancellable_new ();
 }
 
+static void
+initial_load_cb (GObject *source,
+                 GAsyncResult *result,
+                 gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!lctl_account_manager_load_finish (LCTL_ACCOUNT_MANAGER (source), result, &error))
+    g_message ("Could not load the OAuth credentials: %s", error->message);
+}
+
+/* Loading arms the proactive refresh timers and the NeedsLogin property
+ * without waiting for a first request; from an idle, so the daemon can set
+ * the store preference right after creating the service. */
+static gboolean
+initial_load_idle (gpointer user_data)
+{
+  LctlAccountsService *self = user_data;
+
+  lctl_account_manager_load_async (self->manager, self->cancellable, initial_load_cb, NULL);
+  return G_SOURCE_REMOVE;
+}
+
 /**
  * lctl_accounts_service_new_with_manager:
  * @manager: The account manager to serve.
+ *
+ * The manager loads the stored credentials from an idle callback after
+ * this returns (set its store preference before the main loop runs).
  *
  * Returns: (transfer full): The service; export it with
  *   g_dbus_interface_skeleton_export() on `/io/github/litellmctl`.
@@ -567,7 +627,8 @@ lctl_accounts_service_new_with_manager (LctlAccountManager *manager)
 
   self->manager = g_object_ref (manager);
   g_signal_connect (manager, "changed", G_CALLBACK (manager_changed_cb), self);
-  lctl_dbus_accounts_set_needs_login (LCTL_DBUS_ACCOUNTS (self), (const char *const *) none);
+  lctl_dbus_accounts_set_needs_login (LCTL_DBUS_ACCOUNTS (self), (const char *const *)none);
+  g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, initial_load_idle, g_object_ref (self), g_object_unref);
   return self;
 }
 

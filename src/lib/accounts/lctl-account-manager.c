@@ -9,6 +9,7 @@
 #include "lctl-account-manager.h"
 #include "lctl-error.h"
 #include "lctl-file-token-store.h"
+#include "lctl-gemini-setup.h"
 #include "lctl-oauth-provider.h"
 #include "lctl-oauth-util.h"
 
@@ -25,7 +26,8 @@
 #define MIN_REFRESH_INTERVAL 30
 #define RETRY_LATER_SECONDS 60
 
-typedef struct {
+typedef struct
+{
   LctlAccountManager *manager; /* not a ref: the manager owns the account */
   const LctlOAuthProvider *provider;
   JsonObject *record;
@@ -43,18 +45,21 @@ typedef struct {
   guint retry_id;
   char *gemini_client_id;
   char *gemini_client_secret;
+  gboolean gemini_setup_tried;
 } Account;
 
-typedef enum {
+typedef enum
+{
   LOAD_NONE,
   LOAD_RUNNING,
   LOAD_DONE,
 } LoadState;
 
 typedef void (*LoadedFunc) (LctlAccountManager *self,
-                            GTask              *task);
+                            GTask *task);
 
-typedef struct {
+typedef struct
+{
   GTask *task;
   LoadedFunc func;
 } LoadWaiter;
@@ -82,7 +87,8 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (LctlAccountManager, lctl_account_manager, G_TYPE_
                                G_IMPLEMENT_INTERFACE (LCTL_TYPE_TOKEN_SOURCE,
                                                       lctl_account_manager_token_source_init))
 
-enum {
+enum
+{
   SIGNAL_CHANGED,
   N_SIGNALS
 };
@@ -115,8 +121,8 @@ account_free (Account *account)
 
 static Account *
 lookup_account (LctlAccountManager *self,
-                const char         *name,
-                GError            **error)
+                const char *name,
+                GError **error)
 {
   const LctlOAuthProvider *provider = lctl_oauth_provider_lookup (name);
 
@@ -136,8 +142,8 @@ emit_changed (LctlAccountManager *self)
 }
 
 static void
-account_set_record (Account        *account,
-                    JsonObject     *record,
+account_set_record (Account *account,
+                    JsonObject *record,
                     LctlTokenStore *store)
 {
   g_clear_pointer (&account->record, json_object_unref);
@@ -165,8 +171,8 @@ account_set_record (Account        *account,
 }
 
 static void
-account_set_needs_login (Account    *account,
-                         gboolean    needs_login,
+account_set_needs_login (Account *account,
+                         gboolean needs_login,
                          const char *reason)
 {
   account->needs_login = needs_login;
@@ -238,9 +244,9 @@ load_done (LctlAccountManager *self)
 }
 
 static void
-load_file_cb (GObject      *source,
+load_file_cb (GObject *source,
               GAsyncResult *result,
-              gpointer      user_data)
+              gpointer user_data)
 {
   g_autoptr (LctlAccountManager) self = user_data;
   g_autoptr (GError) error = NULL;
@@ -249,7 +255,7 @@ load_file_cb (GObject      *source,
   const LctlOAuthProvider *providers = lctl_oauth_provider_get_all (&n);
 
   if (error != NULL)
-    g_warning ("Could not read the %s credential file: %s", providers[self->load_index].label, error->message);
+    g_message ("Could not read the %s credential file: %s", providers[self->load_index].label, error->message);
   if (record != NULL)
     account_set_record (g_hash_table_lookup (self->accounts, providers[self->load_index].id),
                         record, self->file_store);
@@ -258,9 +264,9 @@ load_file_cb (GObject      *source,
 }
 
 static void
-load_primary_cb (GObject      *source,
+load_primary_cb (GObject *source,
                  GAsyncResult *result,
-                 gpointer      user_data)
+                 gpointer user_data)
 {
   g_autoptr (LctlAccountManager) self = user_data;
   g_autoptr (GError) error = NULL;
@@ -270,7 +276,7 @@ load_primary_cb (GObject      *source,
   const LctlOAuthProvider *provider = &providers[self->load_index];
 
   if (error != NULL)
-    g_warning ("Could not read the %s credential from the %s store: %s", provider->label,
+    g_message ("Could not read the %s credential from the %s store: %s", provider->label,
                lctl_token_store_get_backend_name (self->store), error->message);
   if (record != NULL)
     {
@@ -306,7 +312,7 @@ load_next (LctlAccountManager *self)
 
 static void
 use_store (LctlAccountManager *self,
-           LctlTokenStore     *store)
+           LctlTokenStore *store)
 {
   g_set_object (&self->store, store);
   g_clear_object (&self->file_store);
@@ -317,9 +323,9 @@ use_store (LctlAccountManager *self,
 }
 
 static void
-store_ready_cb (GObject      *source,
+store_ready_cb (GObject *source,
                 GAsyncResult *result,
-                gpointer      user_data)
+                gpointer user_data)
 {
   g_autoptr (LctlAccountManager) self = user_data;
   g_autoptr (LctlTokenStore) store = lctl_token_store_new_default_finish (result, NULL);
@@ -333,8 +339,8 @@ store_ready_cb (GObject      *source,
 
 static void
 with_loaded (LctlAccountManager *self,
-             GTask              *task,
-             LoadedFunc          func)
+             GTask *task,
+             LoadedFunc func)
 {
   LoadWaiter w = { g_object_ref (task), func };
 
@@ -362,7 +368,7 @@ with_loaded (LctlAccountManager *self,
 
 static void
 account_complete_waiters (Account *account,
-                          GError  *error)
+                          GError *error)
 {
   g_autoptr (GPtrArray) waiters = g_steal_pointer (&account->waiters);
 
@@ -375,7 +381,7 @@ account_complete_waiters (Account *account,
       if (error != NULL)
         g_task_return_error (task, g_error_copy (error));
       else if (account->token != NULL)
-        g_task_return_pointer (task, lctl_token_ref (account->token), (GDestroyNotify) lctl_token_unref);
+        g_task_return_pointer (task, lctl_token_ref (account->token), (GDestroyNotify)lctl_token_unref);
       else
         g_task_return_error (task, not_found_error (account));
     }
@@ -383,7 +389,7 @@ account_complete_waiters (Account *account,
 
 static void
 account_join_refresh (Account *account,
-                      GTask   *task)
+                      GTask *task)
 {
   if (task != NULL)
     g_ptr_array_add (account->waiters, g_object_ref (task));
@@ -407,14 +413,14 @@ timer_cb (gpointer user_data)
 
 static void
 account_schedule_in (Account *account,
-                     gint64   delay)
+                     gint64 delay)
 {
   g_clear_handle_id (&account->timer_id, g_source_remove);
   if (delay < 0)
     delay = 0;
   if (delay > G_MAXUINT / 1000)
     delay = G_MAXUINT / 1000;
-  account->timer_id = g_timeout_add_seconds ((guint) delay, timer_cb, account);
+  account->timer_id = g_timeout_add_seconds ((guint)delay, timer_cb, account);
 }
 
 static void
@@ -434,7 +440,8 @@ account_schedule (Account *account)
   account_schedule_in (account, delay);
 }
 
-typedef struct {
+typedef struct
+{
   LctlAccountManager *self;
   Account *account;
   JsonObject *record;
@@ -460,7 +467,7 @@ refresh_call_new (Account *account)
 
 static void
 refresh_fail (Account *account,
-              GError  *error)
+              GError *error)
 {
   g_info ("Refresh of %s failed: %s", account->provider->id, error->message);
   account_complete_waiters (account, error);
@@ -468,9 +475,9 @@ refresh_fail (Account *account,
 }
 
 static void
-refresh_saved_cb (GObject      *source,
+refresh_saved_cb (GObject *source,
                   GAsyncResult *result,
-                  gpointer      user_data)
+                  gpointer user_data)
 {
   RefreshCall *call = user_data;
   Account *account = call->account;
@@ -494,6 +501,31 @@ refresh_saved_cb (GObject      *source,
 
 static void send_refresh (Account *account);
 
+/* Store first: the provider may have rotated the refresh token, and the old
+ * one is only let go once the new one is safe. */
+static void
+refresh_store (RefreshCall *call)
+{
+  Account *account = call->account;
+  g_autofree char *name = lctl_credential_get_account (call->record);
+
+  lctl_token_store_save_async (account->store, account->provider->id, name, call->record, NULL,
+                               refresh_saved_cb, call);
+}
+
+static void
+refresh_setup_cb (GObject *source,
+                  GAsyncResult *result,
+                  gpointer user_data)
+{
+  RefreshCall *call = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!lctl_gemini_setup_finish (result, &error))
+    g_debug ("Gemini setup after refresh: %s", error->message);
+  refresh_store (call);
+}
+
 static gboolean
 retry_cb (gpointer user_data)
 {
@@ -505,7 +537,7 @@ retry_cb (gpointer user_data)
 }
 
 static void
-refresh_transient (Account    *account,
+refresh_transient (Account *account,
                    const char *what)
 {
   account->attempt++;
@@ -529,9 +561,9 @@ refresh_transient (Account    *account,
 }
 
 static void
-refresh_reply_cb (GObject      *source,
+refresh_reply_cb (GObject *source,
                   GAsyncResult *result,
-                  gpointer      user_data)
+                  gpointer user_data)
 {
   RefreshCall *call = user_data;
   Account *account = call->account;
@@ -577,14 +609,17 @@ refresh_reply_cb (GObject      *source,
           json_object_set_string_member (call->record, "oauth_client_id", account->gemini_client_id);
           json_object_set_string_member (call->record, "oauth_client_secret", account->gemini_client_secret);
         }
-      /* Store first: the provider may have rotated the refresh token, and
-       * the old one is only let go once the new one is safe. */
-      {
-        g_autofree char *name = lctl_credential_get_account (call->record);
-
-        lctl_token_store_save_async (account->store, account->provider->id, name,
-                                     call->record, NULL, refresh_saved_cb, call);
-      }
+      /* A Gemini login that found no project or e-mail gets another try
+       * with the fresh token, once per daemon run (as the seed's refresh). */
+      if (g_str_equal (account->provider->id, "gemini_cli") && !account->gemini_setup_tried
+          && lctl_gemini_setup_needed (call->record))
+        {
+          account->gemini_setup_tried = TRUE;
+          lctl_gemini_setup_async (account->manager->session, call->record, NULL, NULL,
+                                   account->manager->cancellable, refresh_setup_cb, call);
+          return;
+        }
+      refresh_store (call);
       return;
     }
   if (reply->status == 429 || reply->status == 408 || reply->status >= 500)
@@ -600,7 +635,7 @@ refresh_reply_cb (GObject      *source,
   {
     g_autoptr (GError) rejected = needs_login_error (account);
 
-    g_warning ("%s refresh rejected (%s); the account needs a new login",
+    g_message ("%s refresh rejected (%s); the account needs a new login",
                account->provider->label, what);
     refresh_fail (account, rejected);
   }
@@ -657,18 +692,18 @@ send_refresh (Account *account)
         {
           const char *qwen[] = { "User-Agent", "qwen-code/1.0.0", NULL };
 
-          headers = g_strdupv ((char **) qwen);
+          headers = g_strdupv ((char **)qwen);
         }
     }
-  lctl_oauth_http_async (self->session, "POST", url, (const char *const *) headers, content_type,
+  lctl_oauth_http_async (self->session, "POST", url, (const char *const *)headers, content_type,
                          body, self->cancellable, refresh_reply_cb, refresh_call_new (account));
   explicit_bzero (body, strlen (body));
 }
 
 static void
-gemini_client_cb (GObject      *source,
+gemini_client_cb (GObject *source,
                   GAsyncResult *result,
-                  gpointer      user_data)
+                  gpointer user_data)
 {
   RefreshCall *call = user_data;
   Account *account = call->account;
@@ -735,7 +770,8 @@ account_start_refresh (Account *account)
 
 /* LctlTokenSource */
 
-typedef struct {
+typedef struct
+{
   char *provider;
   LctlToken *rejected;
 } GetTokenData;
@@ -750,7 +786,7 @@ get_token_data_free (GetTokenData *data)
 
 static void
 get_token_loaded (LctlAccountManager *self,
-                  GTask              *task)
+                  GTask *task)
 {
   GetTokenData *data = g_task_get_task_data (task);
   GError *error = NULL;
@@ -775,19 +811,19 @@ get_token_loaded (LctlAccountManager *self,
       && (data->rejected == NULL
           || g_strcmp0 (data->rejected->access_token, account->token->access_token) != 0))
     {
-      g_task_return_pointer (task, lctl_token_ref (account->token), (GDestroyNotify) lctl_token_unref);
+      g_task_return_pointer (task, lctl_token_ref (account->token), (GDestroyNotify)lctl_token_unref);
       return;
     }
   account_join_refresh (account, task);
 }
 
 static void
-lctl_account_manager_get_token_async (LctlTokenSource    *source,
-                                      const char         *provider,
-                                      LctlToken          *rejected,
-                                      GCancellable       *cancellable,
+lctl_account_manager_get_token_async (LctlTokenSource *source,
+                                      const char *provider,
+                                      LctlToken *rejected,
+                                      GCancellable *cancellable,
                                       GAsyncReadyCallback callback,
-                                      gpointer            user_data)
+                                      gpointer user_data)
 {
   LctlAccountManager *self = LCTL_ACCOUNT_MANAGER (source);
   g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
@@ -796,14 +832,14 @@ lctl_account_manager_get_token_async (LctlTokenSource    *source,
   g_task_set_source_tag (task, lctl_account_manager_get_token_async);
   data->provider = g_strdup (provider);
   data->rejected = rejected != NULL ? lctl_token_ref (rejected) : NULL;
-  g_task_set_task_data (task, data, (GDestroyNotify) get_token_data_free);
+  g_task_set_task_data (task, data, (GDestroyNotify)get_token_data_free);
   with_loaded (self, task, get_token_loaded);
 }
 
 static LctlToken *
 lctl_account_manager_get_token_finish (LctlTokenSource *source,
-                                       GAsyncResult    *result,
-                                       GError         **error)
+                                       GAsyncResult *result,
+                                       GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
 }
@@ -819,7 +855,7 @@ lctl_account_manager_token_source_init (LctlTokenSourceInterface *iface)
 
 static void
 load_loaded (LctlAccountManager *self,
-             GTask              *task)
+             GTask *task)
 {
   g_task_return_boolean (task, TRUE);
 }
@@ -832,9 +868,9 @@ load_loaded (LctlAccountManager *self,
  */
 void
 lctl_account_manager_load_async (LctlAccountManager *self,
-                                 GCancellable       *cancellable,
+                                 GCancellable *cancellable,
                                  GAsyncReadyCallback callback,
-                                 gpointer            user_data)
+                                 gpointer user_data)
 {
   g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
 
@@ -844,15 +880,15 @@ lctl_account_manager_load_async (LctlAccountManager *self,
 
 gboolean
 lctl_account_manager_load_finish (LctlAccountManager *self,
-                                  GAsyncResult       *result,
-                                  GError            **error)
+                                  GAsyncResult *result,
+                                  GError **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 static void
 refresh_loaded (LctlAccountManager *self,
-                GTask              *task)
+                GTask *task)
 {
   GError *error = NULL;
   Account *account = lookup_account (self, g_task_get_task_data (task), &error);
@@ -878,10 +914,10 @@ refresh_loaded (LctlAccountManager *self,
  */
 void
 lctl_account_manager_refresh_async (LctlAccountManager *self,
-                                    const char         *provider,
-                                    GCancellable       *cancellable,
+                                    const char *provider,
+                                    GCancellable *cancellable,
                                     GAsyncReadyCallback callback,
-                                    gpointer            user_data)
+                                    gpointer user_data)
 {
   g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
 
@@ -897,13 +933,14 @@ lctl_account_manager_refresh_async (LctlAccountManager *self,
  */
 LctlToken *
 lctl_account_manager_refresh_finish (LctlAccountManager *self,
-                                     GAsyncResult       *result,
-                                     GError            **error)
+                                     GAsyncResult *result,
+                                     GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-typedef struct {
+typedef struct
+{
   char *provider;
   JsonObject *record;
   JsonObject *old_record;
@@ -921,9 +958,9 @@ add_data_free (AddData *data)
 }
 
 static void
-delete_old_cb (GObject      *source,
+delete_old_cb (GObject *source,
                GAsyncResult *result,
-               gpointer      user_data)
+               gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
 
@@ -932,9 +969,9 @@ delete_old_cb (GObject      *source,
 }
 
 static void
-add_saved_cb (GObject      *source,
+add_saved_cb (GObject *source,
               GAsyncResult *result,
-              gpointer      user_data)
+              gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
   LctlAccountManager *self = g_task_get_source_object (task);
@@ -958,6 +995,7 @@ add_saved_cb (GObject      *source,
                                        NULL, delete_old_cb, NULL);
     }
   account->generation++;
+  account->gemini_setup_tried = FALSE;
   account_set_record (account, data->record, self->store);
   account_set_needs_login (account, FALSE, NULL);
   account->last_refresh = now_seconds ();
@@ -968,7 +1006,7 @@ add_saved_cb (GObject      *source,
 
 static void
 add_loaded (LctlAccountManager *self,
-            GTask              *task)
+            GTask *task)
 {
   AddData *data = g_task_get_task_data (task);
   GError *error = NULL;
@@ -1002,11 +1040,11 @@ add_loaded (LctlAccountManager *self,
  */
 void
 lctl_account_manager_add_async (LctlAccountManager *self,
-                                const char         *provider,
-                                JsonObject         *record,
-                                GCancellable       *cancellable,
+                                const char *provider,
+                                JsonObject *record,
+                                GCancellable *cancellable,
                                 GAsyncReadyCallback callback,
-                                gpointer            user_data)
+                                gpointer user_data)
 {
   g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
   AddData *data = g_new0 (AddData, 1);
@@ -1015,19 +1053,20 @@ lctl_account_manager_add_async (LctlAccountManager *self,
   data->provider = g_strdup (provider);
   data->record = lctl_credential_copy (record);
   lctl_credential_normalize (data->record);
-  g_task_set_task_data (task, data, (GDestroyNotify) add_data_free);
+  g_task_set_task_data (task, data, (GDestroyNotify)add_data_free);
   with_loaded (self, task, add_loaded);
 }
 
 gboolean
 lctl_account_manager_add_finish (LctlAccountManager *self,
-                                 GAsyncResult       *result,
-                                 GError            **error)
+                                 GAsyncResult *result,
+                                 GError **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-typedef struct {
+typedef struct
+{
   char *provider;
   int pending;
   GError *error;
@@ -1042,9 +1081,9 @@ logout_data_free (LogoutData *data)
 }
 
 static void
-logout_deleted_cb (GObject      *source,
+logout_deleted_cb (GObject *source,
                    GAsyncResult *result,
-                   gpointer      user_data)
+                   gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
   LogoutData *data = g_task_get_task_data (task);
@@ -1062,7 +1101,7 @@ logout_deleted_cb (GObject      *source,
 
 static void
 logout_loaded (LctlAccountManager *self,
-               GTask              *task)
+               GTask *task)
 {
   LogoutData *data = g_task_get_task_data (task);
   GError *error = NULL;
@@ -1099,24 +1138,24 @@ logout_loaded (LctlAccountManager *self,
  */
 void
 lctl_account_manager_logout_async (LctlAccountManager *self,
-                                   const char         *provider,
-                                   GCancellable       *cancellable,
+                                   const char *provider,
+                                   GCancellable *cancellable,
                                    GAsyncReadyCallback callback,
-                                   gpointer            user_data)
+                                   gpointer user_data)
 {
   g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
   LogoutData *data = g_new0 (LogoutData, 1);
 
   g_task_set_source_tag (task, lctl_account_manager_logout_async);
   data->provider = g_strdup (provider);
-  g_task_set_task_data (task, data, (GDestroyNotify) logout_data_free);
+  g_task_set_task_data (task, data, (GDestroyNotify)logout_data_free);
   with_loaded (self, task, logout_loaded);
 }
 
 gboolean
 lctl_account_manager_logout_finish (LctlAccountManager *self,
-                                    GAsyncResult       *result,
-                                    GError            **error)
+                                    GAsyncResult *result,
+                                    GError **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
@@ -1208,7 +1247,7 @@ lctl_account_manager_get_needs_login (LctlAccountManager *self)
  */
 JsonObject *
 lctl_account_manager_get_record (LctlAccountManager *self,
-                                 const char         *provider)
+                                 const char *provider)
 {
   Account *account = lookup_account (self, provider, NULL);
 
@@ -1223,7 +1262,7 @@ lctl_account_manager_get_record (LctlAccountManager *self,
  */
 const char *
 lctl_account_manager_get_backend (LctlAccountManager *self,
-                                  const char         *provider)
+                                  const char *provider)
 {
   Account *account = lookup_account (self, provider, NULL);
 
@@ -1239,7 +1278,7 @@ lctl_account_manager_get_backend (LctlAccountManager *self,
  * before first use). `LITELLMCTL_TOKEN_STORE=file` still wins.
  */
 void
-lctl_account_manager_set_store_preference (LctlAccountManager      *self,
+lctl_account_manager_set_store_preference (LctlAccountManager *self,
                                            LctlTokenStorePreference preference)
 {
   g_return_if_fail (LCTL_IS_ACCOUNT_MANAGER (self));
@@ -1255,7 +1294,7 @@ lctl_account_manager_set_store_preference (LctlAccountManager      *self,
  */
 void
 lctl_account_manager_set_store (LctlAccountManager *self,
-                                LctlTokenStore     *store)
+                                LctlTokenStore *store)
 {
   g_return_if_fail (LCTL_IS_ACCOUNT_MANAGER (self));
   g_return_if_fail (self->load_state == LOAD_NONE);
@@ -1271,7 +1310,7 @@ lctl_account_manager_set_store (LctlAccountManager *self,
  */
 void
 lctl_account_manager_set_proactive_refresh (LctlAccountManager *self,
-                                            gboolean            enabled)
+                                            gboolean enabled)
 {
   GHashTableIter iter;
   gpointer value;
@@ -1299,7 +1338,7 @@ lctl_account_manager_set_proactive_refresh (LctlAccountManager *self,
  */
 void
 lctl_account_manager_set_retry_delay (LctlAccountManager *self,
-                                      unsigned            milliseconds)
+                                      unsigned milliseconds)
 {
   g_return_if_fail (LCTL_IS_ACCOUNT_MANAGER (self));
 
@@ -1377,7 +1416,7 @@ lctl_account_manager_init (LctlAccountManager *self)
 
   self->session = soup_session_new_with_options ("timeout", 30, "user-agent", PACKAGE_NAME "/" PACKAGE_VERSION, NULL);
   self->cancellable = g_cancellable_new ();
-  self->accounts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) account_free);
+  self->accounts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)account_free);
   self->load_waiters = g_array_new (FALSE, FALSE, sizeof (LoadWaiter));
   self->proactive = TRUE;
   self->retry_delay_ms = 1000;
@@ -1388,7 +1427,7 @@ lctl_account_manager_init (LctlAccountManager *self)
       account->manager = self;
       account->provider = &providers[i];
       account->waiters = g_ptr_array_new_with_free_func (g_object_unref);
-      g_hash_table_insert (self->accounts, (gpointer) providers[i].id, account);
+      g_hash_table_insert (self->accounts, (gpointer)providers[i].id, account);
     }
 }
 

@@ -17,23 +17,22 @@
  * (so they land in its store, keyring or files), and otherwise writes the
  * file backend's files itself; bash and base64 are all it needs. */
 
-static const char script_tail[] =
-  "if command -v litellmctl >/dev/null 2>&1 \\\n"
-  "   && printf '%s\\n' \"${LITELLMCTL_CREDENTIALS[@]}\" | litellmctl auth import; then\n"
-  "  :\n"
-  "else\n"
-  "  D=\"${XDG_DATA_HOME:-$HOME/.local/share}/litellmctl/auth\"\n"
-  "  (umask 077 && mkdir -p \"$D\")\n"
-  "  chmod 700 \"$D\"\n"
-  "  for c in \"${LITELLMCTL_CREDENTIALS[@]}\"; do\n"
-  "    p=\"${c%%:*}\"\n"
-  "    (umask 077 && printf '%s' \"${c#*:}\" | base64 -d > \"$D/.$p.json.tmp\")\n"
-  "    chmod 600 \"$D/.$p.json.tmp\"\n"
-  "    mv -f \"$D/.$p.json.tmp\" \"$D/$p.json\"\n"
-  "    echo \"  ✓ $p  ($D/$p.json)\"\n"
-  "  done\n"
-  "  echo \"Done! Imported to $D\"\n"
-  "fi\n";
+static const char script_tail[] = "if command -v litellmctl >/dev/null 2>&1 \\\n"
+                                  "   && printf '%s\\n' \"${LITELLMCTL_CREDENTIALS[@]}\" | litellmctl auth import; then\n"
+                                  "  :\n"
+                                  "else\n"
+                                  "  D=\"${XDG_DATA_HOME:-$HOME/.local/share}/litellmctl/auth\"\n"
+                                  "  (umask 077 && mkdir -p \"$D\")\n"
+                                  "  chmod 700 \"$D\"\n"
+                                  "  for c in \"${LITELLMCTL_CREDENTIALS[@]}\"; do\n"
+                                  "    p=\"${c%%:*}\"\n"
+                                  "    (umask 077 && printf '%s' \"${c#*:}\" | base64 -d > \"$D/.$p.json.tmp\")\n"
+                                  "    chmod 600 \"$D/.$p.json.tmp\"\n"
+                                  "    mv -f \"$D/.$p.json.tmp\" \"$D/$p.json\"\n"
+                                  "    echo \"  ✓ $p  ($D/$p.json)\"\n"
+                                  "  done\n"
+                                  "  echo \"Done! Imported to $D\"\n"
+                                  "fi\n";
 
 /**
  * lctl_credential_transfer_export:
@@ -55,9 +54,9 @@ lctl_credential_transfer_export (GHashTable *records)
 
   for (gsize i = 0; i < n; i++)
     if (g_hash_table_contains (records, providers[i].id))
-      g_ptr_array_add (names, (gpointer) providers[i].id);
+      g_ptr_array_add (names, (gpointer)providers[i].id);
   g_ptr_array_add (names, NULL);
-  joined = g_strjoinv (", ", (char **) names->pdata);
+  joined = g_strjoinv (", ", (char **)names->pdata);
 
   g_string_append (out, "#!/usr/bin/env bash\n"
                         "# litellmctl credential transfer\n");
@@ -88,7 +87,7 @@ lctl_credential_transfer_export (GHashTable *records)
       if (record == NULL)
         continue;
       json = lctl_credential_to_string (record, FALSE);
-      b64 = g_base64_encode ((const guchar *) json, strlen (json));
+      b64 = g_base64_encode ((const guchar *)json, strlen (json));
       g_string_append_printf (out, "  '%s:%s'\n", providers[i].id, b64);
       explicit_bzero (json, strlen (json));
       explicit_bzero (b64, strlen (b64));
@@ -102,7 +101,7 @@ static gboolean
 add_payload (GHashTable *out,
              const char *name,
              const char *b64,
-             GError    **error)
+             GError **error)
 {
   const LctlOAuthProvider *provider = NULL;
   g_autofree char *key = g_strdup (name);
@@ -118,11 +117,11 @@ add_payload (GHashTable *out,
   provider = lctl_oauth_provider_lookup (g_str_has_prefix (key, "auth.") ? key + 5 : key);
   if (provider == NULL)
     {
-      g_warning ("Skipping a credential for an unknown provider: %s", name);
+      g_message ("Skipping a credential for an unknown provider: %s", name);
       return TRUE;
     }
   raw = g_base64_decode (b64, &len);
-  json = g_strndup ((const char *) raw, len);
+  json = g_strndup ((const char *)raw, len);
   if (raw != NULL)
     explicit_bzero (raw, len);
   record = lctl_credential_from_string (json, &local);
@@ -134,14 +133,14 @@ add_payload (GHashTable *out,
       return FALSE;
     }
   lctl_credential_normalize (record);
-  g_hash_table_replace (out, (gpointer) provider->id, record);
+  g_hash_table_replace (out, (gpointer)provider->id, record);
   return TRUE;
 }
 
 static gboolean
 parse_bundle (GHashTable *out,
               const char *b64,
-              GError    **error)
+              GError **error)
 {
   g_autofree guchar *raw = NULL;
   g_autofree char *json = NULL;
@@ -152,7 +151,7 @@ parse_bundle (GHashTable *out,
   gsize len = 0;
 
   raw = g_base64_decode (b64, &len);
-  json = g_strndup ((const char *) raw, len);
+  json = g_strndup ((const char *)raw, len);
   if (!json_parser_load_from_data (parser, json, -1, NULL)
       || (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
@@ -171,7 +170,7 @@ parse_bundle (GHashTable *out,
       if (!JSON_NODE_HOLDS_OBJECT (node))
         continue;
       text = lctl_credential_to_string (json_node_get_object (node), FALSE);
-      b64_record = g_base64_encode ((const guchar *) text, strlen (text));
+      b64_record = g_base64_encode ((const guchar *)text, strlen (text));
       if (!add_payload (out, l->data, b64_record, error))
         return FALSE;
     }
@@ -189,10 +188,10 @@ parse_bundle (GHashTable *out,
  */
 GHashTable *
 lctl_credential_transfer_parse (const char *text,
-                                GError    **error)
+                                GError **error)
 {
   g_autoptr (GHashTable) out = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                                      (GDestroyNotify) json_object_unref);
+                                                      (GDestroyNotify)json_object_unref);
   g_autoptr (GRegex) ours = g_regex_new ("(?:^|[^A-Za-z0-9_.])(chatgpt|gemini_cli|qwen_portal|kimi_code):"
                                          "([A-Za-z0-9+/]+={0,2})",
                                          G_REGEX_MULTILINE, 0, NULL);
@@ -201,7 +200,7 @@ lctl_credential_transfer_parse (const char *text,
                                          0, 0, NULL);
   g_autoptr (GRegex) simple = g_regex_new ("^\\s*(auth\\.[A-Za-z0-9_.-]+\\.json)\\s+([A-Za-z0-9+/=]+)\\s*$",
                                            G_REGEX_MULTILINE, 0, NULL);
-  g_autoptr (GRegex) bundle = g_regex_new ("<<\\s*'?BUNDLE_EOF'?\\s*\\n([A-Za-z0-9+/=\\s]+?)\\n\\s*BUNDLE_EOF",
+  g_autoptr (GRegex) bundle = g_regex_new ("<<\\s*'?BUNDLE_EOF'?[^\\n]*\\n([A-Za-z0-9+/=\\s]+?)\\n\\s*BUNDLE_EOF",
                                            0, 0, NULL);
   g_autoptr (GMatchInfo) match = NULL;
 

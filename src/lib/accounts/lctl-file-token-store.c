@@ -26,7 +26,8 @@ struct _LctlFileTokenStore
 
 G_DEFINE_FINAL_TYPE (LctlFileTokenStore, lctl_file_token_store, LCTL_TYPE_TOKEN_STORE)
 
-typedef struct {
+typedef struct
+{
   char *path;
   char *directory;
   char *account;
@@ -47,7 +48,7 @@ file_op_free (FileOp *op)
 
 static char *
 provider_path (LctlFileTokenStore *self,
-               const char         *provider)
+               const char *provider)
 {
   g_autofree char *name = g_strconcat (provider, ".json", NULL);
 
@@ -58,11 +59,11 @@ provider_path (LctlFileTokenStore *self,
 
 static GTask *
 file_task_new (LctlFileTokenStore *self,
-               const char         *provider,
-               GCancellable       *cancellable,
+               const char *provider,
+               GCancellable *cancellable,
                GAsyncReadyCallback callback,
-               gpointer            user_data,
-               gpointer            source_tag)
+               gpointer user_data,
+               gpointer source_tag)
 {
   GTask *task = g_task_new (self, cancellable, callback, user_data);
   FileOp *op = g_new0 (FileOp, 1);
@@ -70,14 +71,14 @@ file_task_new (LctlFileTokenStore *self,
   g_task_set_source_tag (task, source_tag);
   op->path = provider_path (self, provider);
   op->directory = g_strdup (self->directory);
-  g_task_set_task_data (task, op, (GDestroyNotify) file_op_free);
+  g_task_set_task_data (task, op, (GDestroyNotify)file_op_free);
   return task;
 }
 
 static void
-load_thread (GTask        *task,
-             gpointer      source,
-             gpointer      task_data,
+load_thread (GTask *task,
+             gpointer source,
+             gpointer task_data,
              GCancellable *cancellable)
 {
   FileOp *op = task_data;
@@ -103,15 +104,15 @@ load_thread (GTask        *task,
       return;
     }
   lctl_credential_normalize (record);
-  g_task_return_pointer (task, record, (GDestroyNotify) json_object_unref);
+  g_task_return_pointer (task, record, (GDestroyNotify)json_object_unref);
 }
 
 static void
-lctl_file_token_store_load_async (LctlTokenStore     *store,
-                                  const char         *provider,
-                                  GCancellable       *cancellable,
+lctl_file_token_store_load_async (LctlTokenStore *store,
+                                  const char *provider,
+                                  GCancellable *cancellable,
                                   GAsyncReadyCallback callback,
-                                  gpointer            user_data)
+                                  gpointer user_data)
 {
   g_autoptr (GTask) task = file_task_new (LCTL_FILE_TOKEN_STORE (store), provider, cancellable,
                                           callback, user_data, lctl_file_token_store_load_async);
@@ -121,15 +122,15 @@ lctl_file_token_store_load_async (LctlTokenStore     *store,
 
 static JsonObject *
 lctl_file_token_store_load_finish (LctlTokenStore *store,
-                                   GAsyncResult   *result,
-                                   GError        **error)
+                                   GAsyncResult *result,
+                                   GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 static gboolean
 ensure_private_directory (const char *directory,
-                          GError    **error)
+                          GError **error)
 {
   if (g_mkdir_with_parents (directory, 0700) != 0 || g_chmod (directory, 0700) != 0)
     {
@@ -143,9 +144,9 @@ ensure_private_directory (const char *directory,
 }
 
 static void
-save_thread (GTask        *task,
-             gpointer      source,
-             gpointer      task_data,
+save_thread (GTask *task,
+             gpointer source,
+             gpointer task_data,
              GCancellable *cancellable)
 {
   FileOp *op = task_data;
@@ -162,13 +163,13 @@ save_thread (GTask        *task,
 }
 
 static void
-lctl_file_token_store_save_async (LctlTokenStore     *store,
-                                  const char         *provider,
-                                  const char         *account,
-                                  JsonObject         *record,
-                                  GCancellable       *cancellable,
+lctl_file_token_store_save_async (LctlTokenStore *store,
+                                  const char *provider,
+                                  const char *account,
+                                  JsonObject *record,
+                                  GCancellable *cancellable,
                                   GAsyncReadyCallback callback,
-                                  gpointer            user_data)
+                                  gpointer user_data)
 {
   g_autoptr (GTask) task = file_task_new (LCTL_FILE_TOKEN_STORE (store), provider, cancellable,
                                           callback, user_data, lctl_file_token_store_save_async);
@@ -182,16 +183,16 @@ lctl_file_token_store_save_async (LctlTokenStore     *store,
 
 static gboolean
 lctl_file_token_store_save_finish (LctlTokenStore *store,
-                                   GAsyncResult   *result,
-                                   GError        **error)
+                                   GAsyncResult *result,
+                                   GError **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 static void
-delete_thread (GTask        *task,
-               gpointer      source,
-               gpointer      task_data,
+delete_thread (GTask *task,
+               gpointer source,
+               gpointer task_data,
                GCancellable *cancellable)
 {
   FileOp *op = task_data;
@@ -227,12 +228,12 @@ delete_thread (GTask        *task,
 }
 
 static void
-lctl_file_token_store_delete_async (LctlTokenStore     *store,
-                                    const char         *provider,
-                                    const char         *account,
-                                    GCancellable       *cancellable,
+lctl_file_token_store_delete_async (LctlTokenStore *store,
+                                    const char *provider,
+                                    const char *account,
+                                    GCancellable *cancellable,
                                     GAsyncReadyCallback callback,
-                                    gpointer            user_data)
+                                    gpointer user_data)
 {
   g_autoptr (GTask) task = file_task_new (LCTL_FILE_TOKEN_STORE (store), provider, cancellable,
                                           callback, user_data, lctl_file_token_store_delete_async);
@@ -244,8 +245,8 @@ lctl_file_token_store_delete_async (LctlTokenStore     *store,
 
 static gboolean
 lctl_file_token_store_delete_finish (LctlTokenStore *store,
-                                     GAsyncResult   *result,
-                                     GError        **error)
+                                     GAsyncResult *result,
+                                     GError **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
@@ -283,21 +284,12 @@ lctl_file_token_store_init (LctlFileTokenStore *self)
 /**
  * lctl_file_token_store_default_directory:
  *
- * Read from the environment each time, so a changed `XDG_DATA_HOME` (tests,
- * a fresh HOME) is honoured.
- *
  * Returns: (transfer full): `$XDG_DATA_HOME/litellmctl/auth`.
  */
 char *
 lctl_file_token_store_default_directory (void)
 {
-  const char *data_home = g_getenv ("XDG_DATA_HOME");
-  const char *home = g_getenv ("HOME");
-
-  if (data_home != NULL && g_path_is_absolute (data_home))
-    return g_build_filename (data_home, "litellmctl", "auth", NULL);
-  return g_build_filename (home != NULL ? home : g_get_home_dir (), ".local", "share",
-                           "litellmctl", "auth", NULL);
+  return g_build_filename (g_get_user_data_dir (), "litellmctl", "auth", NULL);
 }
 
 /**

@@ -7,6 +7,7 @@
 #define G_LOG_DOMAIN "lctl-oauth"
 
 #include "lctl-error.h"
+#include "lctl-gemini-setup.h"
 #include "lctl-login-flow.h"
 #include "lctl-oauth-provider.h"
 #include "lctl-oauth-util.h"
@@ -35,6 +36,7 @@ struct _LctlLoginFlow
   double time_scale;
 
   GTask *task;
+  gboolean cancelled;
   GCancellable *cancellable;
   gulong cancelled_id;
   guint timeout_id;
@@ -56,13 +58,12 @@ struct _LctlLoginFlow
   gint64 deadline;
 
   JsonObject *record;
-  char *project;
-  guint gemini_step;
 };
 
 G_DEFINE_FINAL_TYPE (LctlLoginFlow, lctl_login_flow, G_TYPE_OBJECT)
 
-enum {
+enum
+{
   SIGNAL_PROMPT,
   SIGNAL_PROGRESS,
   N_SIGNALS
@@ -87,7 +88,7 @@ flow_cleanup (LctlLoginFlow *self)
 
 static void
 flow_fail (LctlLoginFlow *self,
-           GError        *error)
+           GError *error)
 {
   g_autoptr (GTask) task = g_steal_pointer (&self->task);
 
@@ -105,8 +106,8 @@ flow_fail (LctlLoginFlow *self,
 
 static void
 flow_fail_literal (LctlLoginFlow *self,
-                   int            code,
-                   const char    *message)
+                   int code,
+                   const char *message)
 {
   flow_fail (self, g_error_new_literal (LCTL_ERROR, code, message));
 }
@@ -121,7 +122,7 @@ flow_succeed (LctlLoginFlow *self)
   self->task = task;
   flow_cleanup (self);
   self->task = NULL;
-  g_task_return_pointer (task, json_object_ref (self->record), (GDestroyNotify) json_object_unref);
+  g_task_return_pointer (task, json_object_ref (self->record), (GDestroyNotify)json_object_unref);
 }
 
 static gboolean
@@ -132,12 +133,12 @@ flow_active (LctlLoginFlow *self)
 
 static void
 progress (LctlLoginFlow *self,
-          const char    *format,
+          const char *format,
           ...) G_GNUC_PRINTF (2, 3);
 
 static void
 progress (LctlLoginFlow *self,
-          const char    *format,
+          const char *format,
           ...)
 {
   g_autofree char *message = NULL;
@@ -151,9 +152,9 @@ progress (LctlLoginFlow *self,
 
 static void
 emit_prompt (LctlLoginFlow *self,
-             const char    *url,
-             const char    *user_code,
-             gint64         expires_at)
+             const char *url,
+             const char *user_code,
+             gint64 expires_at)
 {
   GVariantDict dict;
 
@@ -182,12 +183,12 @@ emit_prompt (LctlLoginFlow *self,
 }
 
 static void
-flow_http (LctlLoginFlow      *self,
-           const char         *method,
-           const char         *url,
-           const char *const  *headers,
-           const char         *content_type,
-           const char         *body,
+flow_http (LctlLoginFlow *self,
+           const char *method,
+           const char *url,
+           const char *const *headers,
+           const char *content_type,
+           const char *body,
            GAsyncReadyCallback callback)
 {
   lctl_oauth_http_async (self->session, method, url, headers, content_type, body,
@@ -198,8 +199,8 @@ flow_http (LctlLoginFlow      *self,
  * the flow should go on with it. */
 static LctlOAuthReply *
 flow_reply (LctlLoginFlow *self,
-            GAsyncResult  *result,
-            const char    *what)
+            GAsyncResult *result,
+            const char *what)
 {
   g_autoptr (GError) error = NULL;
   LctlOAuthReply *reply = lctl_oauth_http_finish (result, &error);
@@ -219,259 +220,35 @@ flow_reply (LctlLoginFlow *self,
 
 /* ---- Gemini after the code exchange: e-mail and Code Assist project ---- */
 
-static void gemini_next (LctlLoginFlow *self);
-
-static const char *const *
-gemini_headers (LctlLoginFlow *self,
-                char         **bearer_out)
+static void
+gemini_progress_cb (const char *message,
+                    gpointer user_data)
 {
-  static const char *headers[5];
+  LctlLoginFlow *self = user_data;
 
-  *bearer_out = g_strconcat ("Bearer ", lctl_credential_get_string (self->record, "access_token"), NULL);
-  headers[0] = "Authorization";
-  headers[1] = *bearer_out;
-  headers[2] = "Content-Type";
-  headers[3] = "application/json";
-  headers[4] = NULL;
-  return headers;
+  if (flow_active (self))
+    g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, message);
 }
 
 static void
-gemini_userinfo_cb (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
+gemini_setup_cb (GObject *source,
+                 GAsyncResult *result,
+                 gpointer user_data)
 {
   g_autoptr (LctlLoginFlow) self = user_data;
-  g_autoptr (LctlOAuthReply) reply = flow_reply (self, result, "The user info request");
+  g_autoptr (GError) error = NULL;
 
-  if (reply == NULL)
+  if (!lctl_gemini_setup_finish (result, &error) || !flow_active (self))
     return;
-  if (reply->status == 200 && lctl_oauth_reply_get_string (reply, "email") != NULL)
-    json_object_set_string_member (self->record, "email", lctl_oauth_reply_get_string (reply, "email"));
-  else
-    progress (self, "Could not read the account's e-mail (HTTP %u).", reply->status);
-  gemini_next (self);
-}
-
-static char *
-project_from_load (JsonObject *answer)
-{
-  JsonNode *node;
-
-  if (answer == NULL)
-    return NULL;
-  node = json_object_get_member (answer, "cloudaicompanionProject");
-  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node)
-      && lctl_credential_get_string (json_node_get_object (node), "id") != NULL)
-    return g_strdup (lctl_credential_get_string (json_node_get_object (node), "id"));
-  if (lctl_credential_get_string (answer, "cloudaicompanionProject") != NULL)
-    return g_strdup (lctl_credential_get_string (answer, "cloudaicompanionProject"));
-  if (lctl_credential_get_string (answer, "projectId") != NULL)
-    return g_strdup (lctl_credential_get_string (answer, "projectId"));
-  return g_strdup (lctl_credential_get_string (answer, "project_id"));
-}
-
-static void
-gemini_load_cb (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  g_autoptr (LctlLoginFlow) self = user_data;
-  g_autoptr (LctlOAuthReply) reply = flow_reply (self, result, "loadCodeAssist");
-  g_autofree char *project = NULL;
-
-  if (reply == NULL)
-    return;
-  if (reply->status == 200)
-    project = project_from_load (lctl_oauth_reply_get_object (reply));
-  else
-    {
-      g_autofree char *what = lctl_oauth_reply_describe (reply);
-
-      progress (self, "loadCodeAssist failed (%s); looking for a project.", what);
-    }
-  if (project != NULL)
-    {
-      g_free (self->project);
-      self->project = g_steal_pointer (&project);
-      self->gemini_step = 5; /* found: done, no onboarding needed */
-    }
-  gemini_next (self);
-}
-
-static void
-gemini_projects_cb (GObject      *source,
-                    GAsyncResult *result,
-                    gpointer      user_data)
-{
-  g_autoptr (LctlLoginFlow) self = user_data;
-  g_autoptr (LctlOAuthReply) reply = flow_reply (self, result, "Listing Cloud projects");
-  JsonObject *answer;
-  JsonArray *projects;
-
-  if (reply == NULL)
-    return;
-  answer = lctl_oauth_reply_get_object (reply);
-  if (reply->status == 200 && answer != NULL && json_object_has_member (answer, "projects")
-      && JSON_NODE_HOLDS_ARRAY (json_object_get_member (answer, "projects")))
-    {
-      const char *chosen = NULL;
-
-      projects = json_object_get_array_member (answer, "projects");
-      for (guint i = 0; i < json_array_get_length (projects) && chosen == NULL; i++)
-        {
-          JsonNode *node = json_array_get_element (projects, i);
-          const char *name, *id;
-          g_autofree char *lower = NULL;
-
-          if (!JSON_NODE_HOLDS_OBJECT (node))
-            continue;
-          name = lctl_credential_get_string (json_node_get_object (node), "name");
-          id = lctl_credential_get_string (json_node_get_object (node), "projectId");
-          lower = g_ascii_strdown (name != NULL ? name : "", -1);
-          if (id != NULL && (strstr (lower, "gemini") != NULL || strstr (id, "lang") != NULL))
-            chosen = id;
-        }
-      if (chosen == NULL && json_array_get_length (projects) > 0
-          && JSON_NODE_HOLDS_OBJECT (json_array_get_element (projects, 0)))
-        chosen = lctl_credential_get_string (json_array_get_object_element (projects, 0), "projectId");
-      if (chosen != NULL)
-        {
-          g_free (self->project);
-          self->project = g_strdup (chosen);
-        }
-    }
-  gemini_next (self);
-}
-
-static void
-gemini_best_effort_cb (GObject      *source,
-                       GAsyncResult *result,
-                       gpointer      user_data)
-{
-  g_autoptr (LctlLoginFlow) self = user_data;
-  g_autoptr (LctlOAuthReply) reply = lctl_oauth_http_finish (result, NULL);
-
-  if (!flow_active (self))
-    return;
-  if (reply == NULL || reply->status >= 300)
-    g_debug ("Best-effort Code Assist setup step failed (%u)", reply != NULL ? reply->status : 0);
-  gemini_next (self);
-}
-
-static void
-gemini_next (LctlLoginFlow *self)
-{
-  g_autofree char *bearer = NULL;
-  const char *const *headers = gemini_headers (self, &bearer);
-  const char *env_project = g_getenv ("GOOGLE_CLOUD_PROJECT");
-
-  if (env_project == NULL || *env_project == '\0')
-    env_project = g_getenv ("GOOGLE_CLOUD_PROJECT_ID");
-  if (env_project != NULL && *env_project == '\0')
-    env_project = NULL;
-
-  switch (self->gemini_step++)
-    {
-    case 0:
-      {
-        g_autofree char *url = lctl_oauth_url ("LITELLMCTL_GEMINI_AUTH_BASE", "https://www.googleapis.com",
-                                               "/oauth2/v1/userinfo?alt=json");
-
-        progress (self, "Reading the account's e-mail...");
-        flow_http (self, "GET", url, headers, NULL, NULL, gemini_userinfo_cb);
-        return;
-      }
-    case 1:
-      {
-        g_autofree char *url = lctl_oauth_code_assist_url ("loadCodeAssist");
-        g_autoptr (JsonObject) body = json_object_new ();
-        g_autofree char *text = NULL;
-
-        if (env_project != NULL)
-          {
-            json_object_set_string_member (body, "cloudaicompanionProject", env_project);
-            self->project = g_strdup (env_project);
-          }
-        text = lctl_credential_to_string (body, FALSE);
-        progress (self, "Looking up the Code Assist project...");
-        flow_http (self, "POST", url, headers, "application/json", text, gemini_load_cb);
-        return;
-      }
-    case 2:
-      {
-        g_autofree char *url = NULL;
-
-        if (env_project != NULL)
-          {
-            gemini_next (self);
-            return;
-          }
-        url = lctl_oauth_url ("LITELLMCTL_GEMINI_AUTH_BASE", "https://cloudresourcemanager.googleapis.com",
-                              "/v1/projects");
-        flow_http (self, "GET", url, headers, NULL, NULL, gemini_projects_cb);
-        return;
-      }
-    case 3:
-      {
-        g_autofree char *url = lctl_oauth_code_assist_url ("onboardUser");
-        g_autofree char *body = NULL;
-        g_autoptr (JsonBuilder) builder = json_builder_new ();
-        g_autoptr (JsonNode) root = NULL;
-        g_autoptr (JsonGenerator) generator = json_generator_new ();
-
-        if (self->project == NULL)
-          {
-            self->gemini_step = 5;
-            gemini_next (self);
-            return;
-          }
-        json_builder_begin_object (builder);
-        json_builder_set_member_name (builder, "tierId");
-        json_builder_add_string_value (builder, "standard-tier");
-        json_builder_set_member_name (builder, "cloudaicompanionProject");
-        json_builder_add_string_value (builder, self->project);
-        json_builder_set_member_name (builder, "metadata");
-        json_builder_begin_object (builder);
-        json_builder_set_member_name (builder, "ideType");
-        json_builder_add_string_value (builder, "IDE_UNSPECIFIED");
-        json_builder_set_member_name (builder, "platform");
-        json_builder_add_string_value (builder, "PLATFORM_UNSPECIFIED");
-        json_builder_end_object (builder);
-        json_builder_end_object (builder);
-        root = json_builder_get_root (builder);
-        json_generator_set_root (generator, root);
-        body = json_generator_to_data (generator, NULL);
-        progress (self, "Onboarding project %s to Code Assist...", self->project);
-        flow_http (self, "POST", url, headers, "application/json", body, gemini_best_effort_cb);
-        return;
-      }
-    case 4:
-      {
-        g_autofree char *path = g_strdup_printf ("/v1/projects/%s/services/cloudaicompanion.googleapis.com:enable",
-                                                 self->project);
-        g_autofree char *url = lctl_oauth_url ("LITELLMCTL_GEMINI_AUTH_BASE",
-                                               "https://serviceusage.googleapis.com", path);
-
-        flow_http (self, "POST", url, headers, "application/json", "{}", gemini_best_effort_cb);
-        return;
-      }
-    default:
-      if (self->project != NULL)
-        json_object_set_string_member (self->record, "project_id", self->project);
-      else
-        json_object_set_null_member (self->record, "project_id");
-      flow_succeed (self);
-      return;
-    }
+  flow_succeed (self);
 }
 
 /* ---- PKCE: code exchange ---- */
 
 static void
-exchange_cb (GObject      *source,
+exchange_cb (GObject *source,
              GAsyncResult *result,
-             gpointer      user_data)
+             gpointer user_data)
 {
   g_autoptr (LctlLoginFlow) self = user_data;
   g_autoptr (LctlOAuthReply) reply = flow_reply (self, result, "The token exchange");
@@ -505,7 +282,8 @@ exchange_cb (GObject      *source,
     {
       json_object_set_string_member (self->record, "oauth_client_id", self->client_id);
       json_object_set_string_member (self->record, "oauth_client_secret", self->client_secret);
-      gemini_next (self);
+      lctl_gemini_setup_async (self->session, self->record, gemini_progress_cb, self, self->cancellable,
+                               gemini_setup_cb, g_object_ref (self));
       return;
     }
   flow_succeed (self);
@@ -513,8 +291,8 @@ exchange_cb (GObject      *source,
 
 static void
 accept_code (LctlLoginFlow *self,
-             const char    *code,
-             const char    *how)
+             const char *code,
+             const char *how)
 {
   g_autofree char *url = lctl_oauth_token_url (self->provider->id);
   g_autofree char *body = NULL;
@@ -532,17 +310,16 @@ accept_code (LctlLoginFlow *self,
   explicit_bzero (body, strlen (body));
 }
 
-static const char page_template[] =
-  "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>litellmctl</title>"
-  "<style>body{font-family:sans-serif;max-width:36em;margin:4em auto;color:#222}"
-  "h1{font-size:1.4em}</style></head>"
-  "<body><h1>%s</h1><p>%s</p></body></html>\n";
+static const char page_template[] = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>litellmctl</title>"
+                                    "<style>body{font-family:sans-serif;max-width:36em;margin:4em auto;color:#222}"
+                                    "h1{font-size:1.4em}</style></head>"
+                                    "<body><h1>%s</h1><p>%s</p></body></html>\n";
 
 static void
 respond_page (SoupServerMessage *msg,
-              unsigned           status,
-              const char        *title,
-              const char        *text)
+              unsigned status,
+              const char *title,
+              const char *text)
 {
   g_autofree char *title_e = g_markup_escape_text (title, -1);
   g_autofree char *text_e = g_markup_escape_text (text, -1);
@@ -557,9 +334,9 @@ respond_page (SoupServerMessage *msg,
  * (and @fatal set when the provider reported an error). */
 static const char *
 check_redirect (LctlLoginFlow *self,
-                GHashTable    *query,
-                gboolean      *fatal,
-                GError       **error)
+                GHashTable *query,
+                gboolean *fatal,
+                GError **error)
 {
   const char *code = query != NULL ? g_hash_table_lookup (query, "code") : NULL;
   const char *state = query != NULL ? g_hash_table_lookup (query, "state") : NULL;
@@ -598,11 +375,11 @@ check_redirect (LctlLoginFlow *self,
 }
 
 static void
-callback_handler (SoupServer        *server,
+callback_handler (SoupServer *server,
                   SoupServerMessage *msg,
-                  const char        *path,
-                  GHashTable        *query,
-                  gpointer           user_data)
+                  const char *path,
+                  GHashTable *query,
+                  gpointer user_data)
 {
   LctlLoginFlow *self = user_data;
   g_autoptr (GError) error = NULL;
@@ -702,9 +479,9 @@ pkce_start (LctlLoginFlow *self)
 }
 
 static void
-gemini_client_cb (GObject      *source,
+gemini_client_cb (GObject *source,
                   GAsyncResult *result,
-                  gpointer      user_data)
+                  gpointer user_data)
 {
   g_autoptr (LctlLoginFlow) self = user_data;
   g_autoptr (GError) error = NULL;
@@ -724,9 +501,9 @@ gemini_client_cb (GObject      *source,
 static void schedule_poll (LctlLoginFlow *self);
 
 static void
-poll_cb (GObject      *source,
+poll_cb (GObject *source,
          GAsyncResult *result,
-         gpointer      user_data)
+         gpointer user_data)
 {
   g_autoptr (LctlLoginFlow) self = user_data;
   g_autoptr (GError) error = NULL;
@@ -814,7 +591,7 @@ poll_timeout_cb (gpointer user_data)
     {
       const char *qwen[] = { "User-Agent", "qwen-code/1.0.0", NULL };
 
-      headers = g_strdupv ((char **) qwen);
+      headers = g_strdupv ((char **)qwen);
       body = lctl_oauth_form_encode ("grant_type", "urn:ietf:params:oauth:grant-type:device_code",
                                      "client_id", self->client_id,
                                      "device_code", self->device_code,
@@ -829,7 +606,7 @@ poll_timeout_cb (gpointer user_data)
                                      "grant_type", "urn:ietf:params:oauth:grant-type:device_code",
                                      NULL);
     }
-  flow_http (self, "POST", url, (const char *const *) headers, "application/x-www-form-urlencoded", body, poll_cb);
+  flow_http (self, "POST", url, (const char *const *)headers, "application/x-www-form-urlencoded", body, poll_cb);
   return G_SOURCE_REMOVE;
 }
 
@@ -839,27 +616,27 @@ schedule_poll (LctlLoginFlow *self)
   double seconds = self->interval * self->time_scale;
 
   g_clear_handle_id (&self->poll_id, g_source_remove);
-  self->poll_id = g_timeout_add ((guint) (seconds * 1000), poll_timeout_cb, self);
+  self->poll_id = g_timeout_add ((guint)(seconds * 1000), poll_timeout_cb, self);
 }
 
 static gint64
 member_int (JsonObject *object,
             const char *member,
-            gint64      fallback)
+            gint64 fallback)
 {
   JsonNode *node = object != NULL ? json_object_get_member (object, member) : NULL;
 
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
     return fallback;
   if (json_node_get_value_type (node) == G_TYPE_INT64 || json_node_get_value_type (node) == G_TYPE_DOUBLE)
-    return (gint64) json_node_get_double (node) > 0 ? (gint64) json_node_get_double (node) : fallback;
+    return (gint64)json_node_get_double (node) > 0 ? (gint64)json_node_get_double (node) : fallback;
   return fallback;
 }
 
 static void
-device_cb (GObject      *source,
+device_cb (GObject *source,
            GAsyncResult *result,
-           gpointer      user_data)
+           gpointer user_data)
 {
   g_autoptr (LctlLoginFlow) self = user_data;
   g_autoptr (LctlOAuthReply) reply = flow_reply (self, result, "The device code request");
@@ -917,7 +694,7 @@ device_start (LctlLoginFlow *self)
                                      "code_challenge", challenge,
                                      "code_challenge_method", "S256",
                                      NULL);
-      headers = g_strdupv ((char **) qwen);
+      headers = g_strdupv ((char **)qwen);
     }
   else
     {
@@ -928,7 +705,7 @@ device_start (LctlLoginFlow *self)
       headers = lctl_oauth_kimi_headers ();
     }
   progress (self, "Requesting a device code...");
-  flow_http (self, "POST", url, (const char *const *) headers, "application/x-www-form-urlencoded", body, device_cb);
+  flow_http (self, "POST", url, (const char *const *)headers, "application/x-www-form-urlencoded", body, device_cb);
 }
 
 /* ---- Public API ---- */
@@ -952,7 +729,7 @@ cancel_idle_cb (gpointer user_data)
 
 static void
 run_cancelled_cb (GCancellable *cancellable,
-                  gpointer      user_data)
+                  gpointer user_data)
 {
   LctlLoginFlow *self = user_data;
 
@@ -966,10 +743,10 @@ run_cancelled_cb (GCancellable *cancellable,
  * Runs the login. Emits "prompt" once the user has something to do.
  */
 void
-lctl_login_flow_run_async (LctlLoginFlow      *self,
-                           GCancellable       *cancellable,
+lctl_login_flow_run_async (LctlLoginFlow *self,
+                           GCancellable *cancellable,
                            GAsyncReadyCallback callback,
-                           gpointer            user_data)
+                           gpointer user_data)
 {
   const char *timeout_env = g_getenv ("LITELLMCTL_LOGIN_TIMEOUT");
   guint64 timeout = LOGIN_TIMEOUT_SECONDS;
@@ -979,11 +756,16 @@ lctl_login_flow_run_async (LctlLoginFlow      *self,
 
   self->task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (self->task, lctl_login_flow_run_async);
+  if (self->cancelled)
+    {
+      flow_fail_literal (self, LCTL_ERROR_CANCELLED, "Login cancelled.");
+      return;
+    }
   if (cancellable != NULL)
     self->cancelled_id = g_cancellable_connect (cancellable, G_CALLBACK (run_cancelled_cb), self, NULL);
   if (timeout_env != NULL)
     g_ascii_string_to_unsigned (timeout_env, 10, 1, 3600, &timeout, NULL);
-  self->timeout_id = g_timeout_add_seconds ((guint) timeout, login_timeout_cb, self);
+  self->timeout_id = g_timeout_add_seconds ((guint)timeout, login_timeout_cb, self);
 
   if (self->provider->flow == LCTL_OAUTH_FLOW_DEVICE)
     device_start (self);
@@ -1000,8 +782,8 @@ lctl_login_flow_run_async (LctlLoginFlow      *self,
  */
 JsonObject *
 lctl_login_flow_run_finish (LctlLoginFlow *self,
-                            GAsyncResult  *result,
-                            GError       **error)
+                            GAsyncResult *result,
+                            GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
 }
@@ -1017,8 +799,8 @@ lctl_login_flow_run_finish (LctlLoginFlow *self,
  */
 gboolean
 lctl_login_flow_complete (LctlLoginFlow *self,
-                          const char    *redirect_url,
-                          GError       **error)
+                          const char *redirect_url,
+                          GError **error)
 {
   g_autoptr (GHashTable) query = NULL;
   g_autofree char *text = NULL;
@@ -1077,6 +859,7 @@ lctl_login_flow_cancel (LctlLoginFlow *self)
 {
   g_return_if_fail (LCTL_IS_LOGIN_FLOW (self));
 
+  self->cancelled = TRUE;
   flow_fail_literal (self, LCTL_ERROR_CANCELLED, "Login cancelled.");
 }
 
@@ -1134,7 +917,6 @@ lctl_login_flow_finalize (GObject *object)
   g_free (self->client_id);
   g_free (self->client_secret);
   g_free (self->device_code);
-  g_free (self->project);
   g_clear_pointer (&self->record, json_object_unref);
   G_OBJECT_CLASS (lctl_login_flow_parent_class)->finalize (object);
 }
@@ -1182,10 +964,10 @@ lctl_login_flow_init (LctlLoginFlow *self)
  * Returns: (transfer full): A login, or %NULL for an unknown provider.
  */
 LctlLoginFlow *
-lctl_login_flow_new (const char  *provider,
+lctl_login_flow_new (const char *provider,
                      SoupSession *session,
-                     gboolean     headless,
-                     GError     **error)
+                     gboolean headless,
+                     GError **error)
 {
   const LctlOAuthProvider *info = lctl_oauth_provider_lookup (provider);
   LctlLoginFlow *self;

@@ -21,7 +21,8 @@ static const LctlOAuthProvider providers[] = {
 };
 
 /* The seed's aliases (PROTOCOLS.md §1.1 "Command aliases"). */
-static const struct {
+static const struct
+{
   const char *alias;
   const char *id;
 } aliases[] = {
@@ -90,7 +91,7 @@ lctl_oauth_provider_get_callback_port (const LctlOAuthProvider *provider)
       guint64 port = 0;
 
       if (g_ascii_string_to_unsigned (env, 10, 1, 65535, &port, NULL))
-        return (unsigned) port;
+        return (unsigned)port;
       g_warning ("Ignoring invalid %s=%s", provider->port_env, env);
     }
   return provider->callback_port;

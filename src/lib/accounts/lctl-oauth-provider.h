@@ -13,7 +13,8 @@ G_BEGIN_DECLS
  * @LCTL_OAUTH_FLOW_PKCE: Authorization code with PKCE and a local callback.
  * @LCTL_OAUTH_FLOW_DEVICE: Device code.
  */
-typedef enum {
+typedef enum
+{
   LCTL_OAUTH_FLOW_PKCE,
   LCTL_OAUTH_FLOW_DEVICE,
 } LctlOAuthFlowKind;
@@ -34,7 +35,8 @@ typedef enum {
  *
  * Static facts about one OAuth subscription provider (PROTOCOLS.md §1).
  */
-typedef struct {
+typedef struct
+{
   const char *id;
   const char *cli_name;
   const char *label;

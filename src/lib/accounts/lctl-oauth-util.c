@@ -18,7 +18,7 @@
 
 static void
 fill_random (guint8 *buf,
-             gsize   len)
+             gsize len)
 {
   gsize done = 0;
 
@@ -32,13 +32,13 @@ fill_random (guint8 *buf,
             continue;
           g_error ("getrandom failed: %s", g_strerror (errno));
         }
-      done += (gsize) n;
+      done += (gsize)n;
     }
 }
 
 static char *
 base64url (const guint8 *data,
-           gsize         len)
+           gsize len)
 {
   char *s = g_base64_encode (data, len);
 
@@ -85,7 +85,7 @@ lctl_oauth_pkce_challenge (const char *verifier)
   guint8 digest[32];
   gsize len = sizeof digest;
 
-  g_checksum_update (sum, (const guchar *) verifier, -1);
+  g_checksum_update (sum, (const guchar *)verifier, -1);
   g_checksum_get_digest (sum, digest, &len);
   return base64url (digest, len);
 }
@@ -128,7 +128,7 @@ lctl_oauth_jwt_decode (const char *jwt)
   raw = g_base64_decode (b64->str, &len);
   if (raw == NULL || len == 0)
     return NULL;
-  text = g_strndup ((const char *) raw, len);
+  text = g_strndup ((const char *)raw, len);
   parser = json_parser_new ();
   if (!json_parser_load_from_data (parser, text, -1, NULL))
     return NULL;
@@ -267,7 +267,7 @@ lctl_oauth_reply_get_object (LctlOAuthReply *reply)
  */
 const char *
 lctl_oauth_reply_get_string (LctlOAuthReply *reply,
-                             const char     *member)
+                             const char *member)
 {
   JsonObject *object = lctl_oauth_reply_get_object (reply);
 
@@ -306,9 +306,9 @@ lctl_oauth_reply_describe (LctlOAuthReply *reply)
 }
 
 static void
-http_read_cb (GObject      *source,
+http_read_cb (GObject *source,
               GAsyncResult *result,
-              gpointer      user_data)
+              gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
   SoupMessage *msg = g_task_get_task_data (task);
@@ -328,12 +328,12 @@ http_read_cb (GObject      *source,
   reply = g_new0 (LctlOAuthReply, 1);
   reply->status = soup_message_get_status (msg);
   data = g_bytes_get_data (bytes, &len);
-  if (len > 0 && json_parser_load_from_data (parser, data, (gssize) len, NULL)
+  if (len > 0 && json_parser_load_from_data (parser, data, (gssize)len, NULL)
       && json_parser_get_root (parser) != NULL)
     reply->body = json_node_copy (json_parser_get_root (parser));
   g_debug ("%s %s → %u", soup_message_get_method (msg),
            g_uri_get_path (soup_message_get_uri (msg)), reply->status);
-  g_task_return_pointer (task, reply, (GDestroyNotify) lctl_oauth_reply_free);
+  g_task_return_pointer (task, reply, (GDestroyNotify)lctl_oauth_reply_free);
 }
 
 /**
@@ -349,15 +349,15 @@ http_read_cb (GObject      *source,
  * Only transport failures are errors; HTTP statuses are in the reply.
  */
 void
-lctl_oauth_http_async (SoupSession        *session,
-                       const char         *method,
-                       const char         *url,
-                       const char *const  *headers,
-                       const char         *content_type,
-                       const char         *body,
-                       GCancellable       *cancellable,
+lctl_oauth_http_async (SoupSession *session,
+                       const char *method,
+                       const char *url,
+                       const char *const *headers,
+                       const char *content_type,
+                       const char *body,
+                       GCancellable *cancellable,
                        GAsyncReadyCallback callback,
-                       gpointer            user_data)
+                       gpointer user_data)
 {
   g_autoptr (GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   g_autoptr (GError) error = NULL;
@@ -394,7 +394,7 @@ lctl_oauth_http_async (SoupSession        *session,
  */
 LctlOAuthReply *
 lctl_oauth_http_finish (GAsyncResult *result,
-                        GError      **error)
+                        GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
 }
@@ -406,7 +406,7 @@ ascii_only (const char *value)
   GString *out = g_string_new (NULL);
 
   for (const char *p = value != NULL ? value : ""; *p != '\0'; p++)
-    if ((unsigned char) *p >= 0x20 && (unsigned char) *p < 0x7f)
+    if ((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f)
       g_string_append_c (out, *p);
   if (out->len == 0)
     g_string_append (out, "unknown");
@@ -504,7 +504,8 @@ lctl_oauth_kimi_headers (void)
 #define GEMINI_CORE "@google/gemini-cli-core/dist/src/code_assist/oauth2.js"
 #define GEMINI_NESTED "@google/gemini-cli/node_modules/" GEMINI_CORE
 
-typedef struct {
+typedef struct
+{
   char *client_id;
   char *client_secret;
 } GeminiClient;
@@ -518,7 +519,7 @@ gemini_client_free (GeminiClient *client)
 }
 
 static gboolean
-gemini_extract (const char   *path,
+gemini_extract (const char *path,
                 GeminiClient *client)
 {
   g_autofree char *contents = NULL;
@@ -541,7 +542,7 @@ gemini_extract (const char   *path,
 }
 
 static gboolean
-gemini_try_root (const char   *root,
+gemini_try_root (const char *root,
                  GeminiClient *client)
 {
   g_autofree char *a = g_build_filename (root, GEMINI_CORE, NULL);
@@ -551,9 +552,9 @@ gemini_try_root (const char   *root,
 }
 
 static void
-gemini_client_thread (GTask        *task,
-                      gpointer      source,
-                      gpointer      task_data,
+gemini_client_thread (GTask *task,
+                      gpointer source,
+                      gpointer task_data,
                       GCancellable *cancellable)
 {
   GeminiClient *client = g_new0 (GeminiClient, 1);
@@ -568,7 +569,7 @@ gemini_client_thread (GTask        *task,
     {
       client->client_id = g_strdup (env_id);
       client->client_secret = g_strdup (env_secret);
-      g_task_return_pointer (task, client, (GDestroyNotify) gemini_client_free);
+      g_task_return_pointer (task, client, (GDestroyNotify)gemini_client_free);
       return;
     }
   if (gemini != NULL)
@@ -607,7 +608,7 @@ gemini_client_thread (GTask        *task,
   for (guint i = 0; i < roots->len; i++)
     if (gemini_try_root (roots->pdata[i], client))
       {
-        g_task_return_pointer (task, client, (GDestroyNotify) gemini_client_free);
+        g_task_return_pointer (task, client, (GDestroyNotify)gemini_client_free);
         return;
       }
   gemini_client_free (client);
@@ -618,9 +619,9 @@ gemini_client_thread (GTask        *task,
 }
 
 void
-lctl_oauth_gemini_client_async (GCancellable       *cancellable,
+lctl_oauth_gemini_client_async (GCancellable *cancellable,
                                 GAsyncReadyCallback callback,
-                                gpointer            user_data)
+                                gpointer user_data)
 {
   g_autoptr (GTask) task = g_task_new (NULL, cancellable, callback, user_data);
 
@@ -630,9 +631,9 @@ lctl_oauth_gemini_client_async (GCancellable       *cancellable,
 
 gboolean
 lctl_oauth_gemini_client_finish (GAsyncResult *result,
-                                 char        **client_id,
-                                 char        **client_secret,
-                                 GError      **error)
+                                 char **client_id,
+                                 char **client_secret,
+                                 GError **error)
 {
   GeminiClient *client = g_task_propagate_pointer (G_TASK (result), error);
 
@@ -667,21 +668,21 @@ lctl_credential_get_expires_at (JsonObject *record)
     return 0;
   switch (json_node_get_value_type (node))
     {
-    case G_TYPE_INT64:
-      value = (double) json_node_get_int (node);
-      break;
-    case G_TYPE_DOUBLE:
-      value = json_node_get_double (node);
-      break;
-    case G_TYPE_STRING:
-      value = g_ascii_strtod (json_node_get_string (node), NULL);
-      break;
-    default:
-      return 0;
+      case G_TYPE_INT64:
+        value = (double)json_node_get_int (node);
+        break;
+      case G_TYPE_DOUBLE:
+        value = json_node_get_double (node);
+        break;
+      case G_TYPE_STRING:
+        value = g_ascii_strtod (json_node_get_string (node), NULL);
+        break;
+      default:
+        return 0;
     }
   if (value > 1e12)
     value /= 1000;
-  return (gint64) value;
+  return (gint64)value;
 }
 
 /**
@@ -743,7 +744,7 @@ lctl_credential_copy (JsonObject *record)
  */
 char *
 lctl_credential_to_string (JsonObject *record,
-                           gboolean    pretty)
+                           gboolean pretty)
 {
   g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), record);
   g_autoptr (JsonGenerator) generator = json_generator_new ();
@@ -762,7 +763,7 @@ lctl_credential_to_string (JsonObject *record,
  */
 JsonObject *
 lctl_credential_from_string (const char *json,
-                             GError    **error)
+                             GError **error)
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
   JsonNode *root;
@@ -836,7 +837,7 @@ chatgpt_account_id (JsonObject *claims)
 
 static gint64
 reply_expires_in (JsonObject *reply,
-                  gint64      fallback)
+                  gint64 fallback)
 {
   JsonNode *node = json_object_get_member (reply, "expires_in");
 
@@ -847,7 +848,7 @@ reply_expires_in (JsonObject *reply,
       if (type == G_TYPE_INT64 && json_node_get_int (node) > 0)
         return json_node_get_int (node);
       if (type == G_TYPE_DOUBLE && json_node_get_double (node) > 0)
-        return (gint64) json_node_get_double (node);
+        return (gint64)json_node_get_double (node);
       if (type == G_TYPE_STRING)
         {
           gint64 v = g_ascii_strtoll (json_node_get_string (node), NULL, 10);
@@ -898,7 +899,7 @@ lctl_credential_apply_token_reply (const char *provider,
         json_object_set_string_member (record, "id_token", id_token);
       id_claims = lctl_oauth_jwt_decode (lctl_credential_get_string (record, "id_token"));
       if (claims != NULL && json_object_has_member (claims, "exp"))
-        exp = (gint64) json_object_get_double_member_with_default (claims, "exp", 0);
+        exp = (gint64)json_object_get_double_member_with_default (claims, "exp", 0);
       json_object_set_int_member (record, "expires_at",
                                   exp > 0 ? exp : now + reply_expires_in (reply, 3600));
       account_id = chatgpt_account_id (claims);

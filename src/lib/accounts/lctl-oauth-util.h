@@ -33,7 +33,8 @@ char *lctl_oauth_form_encode (const char *first_key,
  * An answer of an OAuth or account endpoint. Its body holds secrets: never
  * log it.
  */
-typedef struct {
+typedef struct
+{
   unsigned status;
   JsonNode *body;
 } LctlOAuthReply;
@@ -43,31 +44,31 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (LctlOAuthReply, lctl_oauth_reply_free)
 
 JsonObject *lctl_oauth_reply_get_object (LctlOAuthReply *reply);
 const char *lctl_oauth_reply_get_string (LctlOAuthReply *reply,
-                                         const char     *member);
+                                         const char *member);
 char *lctl_oauth_reply_describe (LctlOAuthReply *reply);
 
-void lctl_oauth_http_async (SoupSession        *session,
-                            const char         *method,
-                            const char         *url,
-                            const char *const  *headers,
-                            const char         *content_type,
-                            const char         *body,
-                            GCancellable       *cancellable,
+void lctl_oauth_http_async (SoupSession *session,
+                            const char *method,
+                            const char *url,
+                            const char *const *headers,
+                            const char *content_type,
+                            const char *body,
+                            GCancellable *cancellable,
                             GAsyncReadyCallback callback,
-                            gpointer            user_data);
+                            gpointer user_data);
 LctlOAuthReply *lctl_oauth_http_finish (GAsyncResult *result,
-                                        GError      **error);
+                                        GError **error);
 
 char *lctl_oauth_kimi_device_id (void);
 char **lctl_oauth_kimi_headers (void);
 
-void lctl_oauth_gemini_client_async (GCancellable       *cancellable,
+void lctl_oauth_gemini_client_async (GCancellable *cancellable,
                                      GAsyncReadyCallback callback,
-                                     gpointer            user_data);
+                                     gpointer user_data);
 gboolean lctl_oauth_gemini_client_finish (GAsyncResult *result,
-                                          char        **client_id,
-                                          char        **client_secret,
-                                          GError      **error);
+                                          char **client_id,
+                                          char **client_secret,
+                                          GError **error);
 
 gint64 lctl_credential_get_expires_at (JsonObject *record);
 const char *lctl_credential_get_string (JsonObject *record,
@@ -75,9 +76,9 @@ const char *lctl_credential_get_string (JsonObject *record,
 char *lctl_credential_get_account (JsonObject *record);
 JsonObject *lctl_credential_copy (JsonObject *record);
 char *lctl_credential_to_string (JsonObject *record,
-                                 gboolean    pretty);
+                                 gboolean pretty);
 JsonObject *lctl_credential_from_string (const char *json,
-                                         GError    **error);
+                                         GError **error);
 void lctl_credential_normalize (JsonObject *record);
 gboolean lctl_credential_apply_token_reply (const char *provider,
                                             JsonObject *record,
