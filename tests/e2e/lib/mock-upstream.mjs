@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// SPDX-FileCopyrightText: Copyright © the litellmctl contributors
+//
+// A mock upstream that speaks OpenAI Chat Completions (under /openai/v1)
+// and Anthropic Messages (under /anthropic/v1), JSON and SSE, written from
+// the documented wire formats (PROTOCOLS.md B2). The behaviour is chosen per
+// request by the model name the proxy sends upstream: the part before the
+// first '.' is the scenario, the rest a tag that lets a test find its own
+// requests. Every request is recorded (headers and parsed body) so tests can
+// assert what the proxy sent.
+
+import http from 'node:http';
+
+export const TEXT_PARTS = ['Hello', ' from', ' the mock', ' upstream.'];
+export const TEXT = TEXT_PARTS.join('');
+export const THINKING_PARTS = ['Let me think', ' about this', ' carefully.'];
+export const THINKING = THINKING_PARTS.join('');
+export const THINKING_ANSWER = 'The answer is 42.';
+// Signatures are opaque base64; the '+', '/' and '=' catch any re-encoding.
+export const SIGNATURE = 'EqQBCkYIBRgCIkB0ZXN0+c2lnbmF0dXJl/w==Zm9vYmFy+KzE2MzQ1Njc4OTAxMjM0NTY3ODkw/YWJjZGVmZ2hpams=';
+// Arguments with unicode, escapes and nesting, so a proxy that re-serialises
+// or cuts fragments at the wrong place shows up.
+export const TOOL_ARGS = {
+  location: 'Paris, Île-de-France',
+  unit: 'celsius',
+  days: [1, 2, 3],
+  options: { hourly: false, note: 'say "hi"\n\tthen 🌦 leave', ratio: 0.25, none: null },
+};
+export const TOOL_ARGS_2 = { path: '/tmp/a b/c.txt', limit: 10 };
+export const OPENAI_TOOL_ID = 'call_mockA1b2C3';
+export const OPENAI_TOOL_ID_2 = 'call_mockD4e5F6';
+export const ANTHROPIC_TOOL_ID = 'toolu_01MockAbcDefGhiJkl';
+export const ANTHROPIC_TOOL_ID_2 = 'toolu_01MockMnoPqrStuVwx';
+// What the mock reports as usage, so tests can check it arrives unchanged.
+export const USAGE = { input: 21, output: 9, cache_read: 5, reasoning: 4 };
+export const COUNT_TOKENS = 4242;
+export const RETRY_AFTER = '7';
+
+const EVENT_DELAY_MS = 15;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Splits a string into fragments of n UTF-16 units without cutting a
+// surrogate pair, as real upstreams cut arguments in arbitrary places.
+function fragments(s, n) {
+  const out = [];
+  let cur = '';
+  for (const ch of s) {
+    if (cur.length + ch.length > n && cur.length > 0) {
+      out.push(cur);
+      cur = '';
+    }
+    cur += ch;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+function scenarioOf(model) {
+  return String(model ?? '').split('.')[0];
+}
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+// ---------------------------------------------------------------------
+// Request checks a real upstream would make: the proxy must not send what
+// the real API rejects.
+
+function checkOpenAI(body) {
+  if (typeof body.model !== 'string') return 'model: required';
+  if (!Array.isArray(body.messages) || body.messages.length === 0) return 'messages: required';
+  const open = new Set();
+  for (const [i, m] of body.messages.entries()) {
+    if (!['system', 'developer', 'user', 'assistant', 'tool'].includes(m.role)) return `messages[${i}].role: invalid ${m.role}`;
+    if (m.role === 'assistant' && Array.isArray(m.tool_calls)) {
+      for (const tc of m.tool_calls) {
+        if (typeof tc.id !== 'string' || tc.type !== 'function' || typeof tc.function?.name !== 'string' || typeof tc.function?.arguments !== 'string')
+          return `messages[${i}].tool_calls: malformed ${JSON.stringify(tc)}`;
+        open.add(tc.id);
+      }
+    }
+    if (m.role === 'tool') {
+      if (!open.has(m.tool_call_id)) return `messages[${i}]: tool_call_id ${m.tool_call_id} does not answer a preceding tool call`;
+    }
+  }
+  if (body.stream_options !== undefined && body.stream !== true) return 'stream_options: only allowed when stream is true';
+  for (const t of body.tools ?? []) {
+    if (t.type !== 'function' || typeof t.function?.name !== 'string') return `tools: malformed ${JSON.stringify(t)}`;
+  }
+  return null;
+}
+
+function checkAnthropic(body, countOnly, betas) {
+  if (typeof body.model !== 'string') return 'model: Field required';
+  if (!countOnly && !Number.isInteger(body.max_tokens)) return 'max_tokens: Field required';
+  if (!Array.isArray(body.messages) || body.messages.length === 0) return 'messages: Field required';
+  let prevToolUses = new Set();
+  for (const [i, m] of body.messages.entries()) {
+    // System messages inside messages need the beta Claude Code sends with them.
+    if (m.role === 'system' && betas.includes('mid-conversation-system-2026-04-07') && typeof m.content === 'string') continue;
+    if (!['user', 'assistant'].includes(m.role)) return `messages.${i}.role: Input should be 'user' or 'assistant'`;
+    const blocks = typeof m.content === 'string' ? [] : m.content;
+    if (!Array.isArray(blocks)) return `messages.${i}.content: Input should be a valid list`;
+    const uses = new Set();
+    for (const b of blocks) {
+      if (b.type === 'tool_use') {
+        if (typeof b.id !== 'string' || typeof b.input !== 'object' || b.input === null) return `messages.${i}: malformed tool_use`;
+        uses.add(b.id);
+      }
+      if (b.type === 'tool_result' && !prevToolUses.has(b.tool_use_id))
+        return `messages.${i}: tool_result ${b.tool_use_id} has no corresponding tool_use in the previous message`;
+      if (b.type === 'thinking' && typeof b.signature !== 'string') return `messages.${i}: thinking block without signature`;
+    }
+    prevToolUses = uses;
+  }
+  if (body.thinking?.type === 'enabled' && !(body.thinking.budget_tokens >= 1024)) return 'thinking.budget_tokens: must be >= 1024';
+  return null;
+}
+
+// ---------------------------------------------------------------------
+// The answer of a scenario, as a dialect-neutral plan.
+
+function lastToolResult(dialect, body) {
+  const msgs = body.messages ?? [];
+  const last = msgs[msgs.length - 1];
+  if (last === undefined) return null;
+  if (dialect === 'openai') {
+    const results = msgs.filter((m) => m.role === 'tool');
+    if (last.role !== 'tool') return null;
+    const c = results[results.length - 1].content;
+    return typeof c === 'string' ? c : c.map((p) => p.text ?? '').join('');
+  }
+  if (last.role !== 'user' || !Array.isArray(last.content)) return null;
+  const r = last.content.find((b) => b.type === 'tool_result');
+  if (r === undefined) return null;
+  return typeof r.content === 'string' ? r.content : r.content.map((p) => p.text ?? '').join('');
+}
+
+function firstToolName(dialect, body) {
+  const t = (body.tools ?? [])[0];
+  if (t === undefined) return 'get_weather';
+  return dialect === 'openai' ? t.function.name : t.name;
+}
+
+function plan(dialect, body, scripts) {
+  const scenario = scenarioOf(body.model);
+  const script = scripts.get(scenario);
+  if (script !== undefined) return script(body, dialect, { lastToolResult: lastToolResult(dialect, body) });
+  const toolId = dialect === 'openai' ? OPENAI_TOOL_ID : ANTHROPIC_TOOL_ID;
+  const toolId2 = dialect === 'openai' ? OPENAI_TOOL_ID_2 : ANTHROPIC_TOOL_ID_2;
+  switch (scenario) {
+    case 'text':
+      return { blocks: [{ type: 'text', parts: TEXT_PARTS }], stop: 'end' };
+    case 'thinking':
+      return {
+        blocks: [
+          { type: 'thinking', parts: THINKING_PARTS, signature: SIGNATURE },
+          { type: 'text', parts: [THINKING_ANSWER] },
+        ],
+        stop: 'end',
+      };
+    case 'tool':
+    case 'parallel': {
+      const result = lastToolResult(dialect, body);
+      if (result !== null) return { blocks: [{ type: 'text', parts: ['Tool said: ', result] }], stop: 'end' };
+      const name = firstToolName(dialect, body);
+      const blocks = [{ type: 'tool', id: toolId, name, args: JSON.stringify(TOOL_ARGS) }];
+      if (scenario === 'parallel') {
+        const t2 = (body.tools ?? [])[1];
+        const name2 = t2 === undefined ? 'read_file' : dialect === 'openai' ? t2.function.name : t2.name;
+        blocks.push({ type: 'tool', id: toolId2, name: name2, args: JSON.stringify(TOOL_ARGS_2) });
+      }
+      return { blocks: [{ type: 'text', parts: ['Let me check.'] }, ...blocks], stop: 'tool' };
+    }
+    case 'err429':
+      return { error: 429 };
+    case 'err500':
+      return { error: 500 };
+    case 'overloaded':
+      return { error: 529 };
+    case 'empty':
+      return { blocks: [{ type: 'text', parts: [''] }], stop: 'end' };
+    default:
+      return { blocks: [{ type: 'text', parts: [`unknown scenario ${scenario}`] }], stop: 'end' };
+  }
+}
+
+// ---------------------------------------------------------------------
+// OpenAI Chat Completions
+
+function openaiError(res, status, message, type, code) {
+  const headers = { 'content-type': 'application/json' };
+  if (status === 429) headers['retry-after'] = RETRY_AFTER;
+  res.writeHead(status, headers);
+  res.end(JSON.stringify({ error: { message, type, param: null, code } }));
+}
+
+function openaiFinish(stop) {
+  return stop === 'tool' ? 'tool_calls' : 'stop';
+}
+
+function openaiUsage(p) {
+  const reasoning = p.blocks.some((b) => b.type === 'thinking') ? USAGE.reasoning : 0;
+  return {
+    prompt_tokens: USAGE.input,
+    completion_tokens: USAGE.output,
+    total_tokens: USAGE.input + USAGE.output,
+    prompt_tokens_details: { cached_tokens: USAGE.cache_read },
+    completion_tokens_details: { reasoning_tokens: reasoning },
+  };
+}
+
+async function serveOpenAI(req, res, body, record, scripts) {
+  const p = plan('openai', body, scripts);
+  record.scenario = scenarioOf(body.model);
+  if (p.error === 429) return openaiError(res, 429, 'Rate limit reached for requests (mock)', 'requests', 'rate_limit_exceeded');
+  if (p.error) return openaiError(res, 500, 'The server had an error while processing your request (mock)', 'server_error', null);
+
+  const id = `chatcmpl-mock${Date.now().toString(36)}`;
+  const created = Math.floor(Date.now() / 1000);
+  const model = body.model;
+
+  if (body.stream !== true) {
+    const message = { role: 'assistant', content: null, refusal: null };
+    for (const b of p.blocks) {
+      if (b.type === 'text') message.content = (message.content ?? '') + b.parts.join('');
+      if (b.type === 'thinking') message.reasoning_content = b.parts.join('');
+      if (b.type === 'tool') {
+        message.tool_calls ??= [];
+        message.tool_calls.push({ id: b.id, type: 'function', function: { name: b.name, arguments: b.args } });
+      }
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        id,
+        object: 'chat.completion',
+        created,
+        model,
+        choices: [{ index: 0, message, logprobs: null, finish_reason: openaiFinish(p.stop) }],
+        usage: openaiUsage(p),
+        system_fingerprint: 'fp_mock',
+      }),
+    );
+    return;
+  }
+
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const chunk = async (choices, extra = {}) => {
+    res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_mock', choices, ...extra })}\n\n`);
+    await sleep(EVENT_DELAY_MS);
+  };
+  const delta = (d, finish = null) => chunk([{ index: 0, delta: d, logprobs: null, finish_reason: finish }]);
+
+  await delta({ role: 'assistant', content: '', refusal: null });
+  let toolIndex = 0;
+  for (const b of p.blocks) {
+    if (b.type === 'thinking') for (const part of b.parts) await delta({ reasoning_content: part });
+    if (b.type === 'text') for (const part of b.parts) await delta({ content: part });
+    if (b.type === 'tool') {
+      const index = toolIndex++;
+      await delta({ tool_calls: [{ index, id: b.id, type: 'function', function: { name: b.name, arguments: '' } }] });
+      for (const frag of fragments(b.args, 7)) await delta({ tool_calls: [{ index, function: { arguments: frag } }] });
+    }
+  }
+  await delta({}, openaiFinish(p.stop));
+  if (body.stream_options?.include_usage === true) await chunk([], { usage: openaiUsage(p) });
+  res.write('data: [DONE]\n\n');
+  res.end();
+}
+
+// ---------------------------------------------------------------------
+// Anthropic Messages
+
+function anthropicError(res, status, type, message) {
+  const headers = { 'content-type': 'application/json', 'request-id': 'req_mock_error' };
+  if (status === 429) headers['retry-after'] = RETRY_AFTER;
+  res.writeHead(status, headers);
+  res.end(JSON.stringify({ type: 'error', error: { type, message }, request_id: 'req_mock_error' }));
+}
+
+function anthropicContent(p) {
+  return p.blocks.map((b) => {
+    if (b.type === 'text') return { type: 'text', text: b.parts.join('') };
+    if (b.type === 'thinking') return { type: 'thinking', thinking: b.parts.join(''), signature: b.signature };
+    return { type: 'tool_use', id: b.id, name: b.name, input: JSON.parse(b.args) };
+  });
+}
+
+async function serveAnthropic(req, res, body, record, scripts) {
+  const p = plan('anthropic', body, scripts);
+  record.scenario = scenarioOf(body.model);
+  if (p.error === 429) return anthropicError(res, 429, 'rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit (mock)');
+  if (p.error === 529) return anthropicError(res, 529, 'overloaded_error', 'Overloaded (mock)');
+  if (p.error) return anthropicError(res, 500, 'api_error', 'Internal server error (mock)');
+
+  const id = `msg_01Mock${Date.now().toString(36)}`;
+  const stopReason = p.stop === 'tool' ? 'tool_use' : 'end_turn';
+  const usage = {
+    input_tokens: USAGE.input,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: USAGE.cache_read,
+    output_tokens: USAGE.output,
+  };
+
+  if (body.stream !== true) {
+    res.writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_mock_ok' });
+    res.end(
+      JSON.stringify({
+        id,
+        type: 'message',
+        role: 'assistant',
+        model: body.model,
+        content: anthropicContent(p),
+        stop_reason: stopReason,
+        stop_sequence: null,
+        usage,
+      }),
+    );
+    return;
+  }
+
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': 'req_mock_ok' });
+  const event = async (type, data) => {
+    res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+    await sleep(EVENT_DELAY_MS);
+  };
+  await event('message_start', {
+    message: {
+      id,
+      type: 'message',
+      role: 'assistant',
+      model: body.model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: { ...usage, output_tokens: 1 },
+    },
+  });
+  for (const [index, b] of p.blocks.entries()) {
+    if (b.type === 'text') {
+      await event('content_block_start', { index, content_block: { type: 'text', text: '' } });
+      if (index === 0) await event('ping', {});
+      for (const part of b.parts) await event('content_block_delta', { index, delta: { type: 'text_delta', text: part } });
+    } else if (b.type === 'thinking') {
+      await event('content_block_start', { index, content_block: { type: 'thinking', thinking: '', signature: '' } });
+      if (index === 0) await event('ping', {});
+      for (const part of b.parts) await event('content_block_delta', { index, delta: { type: 'thinking_delta', thinking: part } });
+      await event('content_block_delta', { index, delta: { type: 'signature_delta', signature: b.signature } });
+    } else {
+      await event('content_block_start', { index, content_block: { type: 'tool_use', id: b.id, name: b.name, input: {} } });
+      await event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: '' } });
+      for (const frag of fragments(b.args, 7)) await event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: frag } });
+    }
+    await event('content_block_stop', { index });
+  }
+  await event('message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: USAGE.output } });
+  await event('message_stop', {});
+  res.end();
+}
+
+// ---------------------------------------------------------------------
+
+export class MockUpstream {
+  constructor() {
+    this.requests = [];
+    this.scripts = new Map();
+    this.server = http.createServer((req, res) => this.#handle(req, res));
+    this.sockets = new Set();
+    this.server.on('connection', (s) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+  }
+
+  async start() {
+    await new Promise((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = this.server.address().port;
+    this.openaiBase = `http://127.0.0.1:${this.port}/openai/v1`;
+    this.anthropicBase = `http://127.0.0.1:${this.port}/anthropic`;
+    return this;
+  }
+
+  async stop() {
+    for (const s of this.sockets) s.destroy();
+    await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  // Lets a test script a scenario: fn(body, dialect, { lastToolResult })
+  // returns { blocks: [{type: 'text', parts} | {type: 'thinking', parts,
+  // signature} | {type: 'tool', id, name, args}], stop: 'end'|'tool' }.
+  script(scenario, fn) {
+    this.scripts.set(scenario, fn);
+  }
+
+  // The requests whose upstream model is exactly @model, oldest first.
+  requestsFor(model) {
+    return this.requests.filter((r) => r.body?.model === model);
+  }
+
+  lastFor(model) {
+    const all = this.requestsFor(model);
+    return all[all.length - 1];
+  }
+
+  async #handle(req, res) {
+    const raw = await readBody(req);
+    const url = new URL(req.url, 'http://x');
+    const record = { method: req.method, path: url.pathname, query: url.search, headers: req.headers, raw, body: null, dialect: null };
+    this.requests.push(record);
+    try {
+      record.body = JSON.parse(raw);
+    } catch {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: 'body is not JSON', type: 'invalid_request_error' } }));
+      return;
+    }
+    try {
+      if (req.method === 'POST' && url.pathname === '/openai/v1/chat/completions') {
+        record.dialect = 'openai';
+        const problem = checkOpenAI(record.body);
+        if (problem !== null) {
+          record.rejected = problem;
+          return openaiError(res, 400, problem, 'invalid_request_error', null);
+        }
+        return await serveOpenAI(req, res, record.body, record, this.scripts);
+      }
+      if (req.method === 'POST' && (url.pathname === '/anthropic/v1/messages' || url.pathname === '/anthropic/v1/messages/count_tokens')) {
+        record.dialect = 'anthropic';
+        const countOnly = url.pathname.endsWith('/count_tokens');
+        if (req.headers['anthropic-version'] === undefined) {
+          record.rejected = 'anthropic-version: header is required';
+          return anthropicError(res, 400, 'invalid_request_error', record.rejected);
+        }
+        const betas = (req.headers['anthropic-beta'] ?? '').split(',').map((b) => b.trim());
+        const problem = checkAnthropic(record.body, countOnly, betas);
+        if (problem !== null) {
+          record.rejected = problem;
+          return anthropicError(res, 400, 'invalid_request_error', problem);
+        }
+        if (countOnly) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ input_tokens: COUNT_TOKENS }));
+          return;
+        }
+        return await serveAnthropic(req, res, record.body, record, this.scripts);
+      }
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: `no route ${req.method} ${url.pathname}`, type: 'not_found_error' } }));
+    } catch (e) {
+      if (!res.headersSent) res.writeHead(500);
+      res.end(String(e));
+    }
+  }
+}
+
+export async function startMock() {
+  return new MockUpstream().start();
+}
