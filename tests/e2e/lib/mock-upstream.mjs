@@ -34,6 +34,8 @@ export const ANTHROPIC_TOOL_ID_2 = 'toolu_01MockMnoPqrStuVwx';
 // What the mock reports as usage, so tests can check it arrives unchanged.
 export const USAGE = { input: 21, output: 9, cache_read: 5, reasoning: 4 };
 export const COUNT_TOKENS = 4242;
+export const REDACTED_DATA = 'EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpPkNRj2YfWXGmKDxH4mPnZ5sQ7vB5URj2pabc+def/ghiJ==';
+export const SLOW_PARTS = Array.from({ length: 100 }, (_, i) => `tick${i} `);
 export const RETRY_AFTER = '7';
 
 const EVENT_DELAY_MS = 15;
@@ -179,6 +181,30 @@ function plan(dialect, body, scripts) {
       }
       return { blocks: [{ type: 'text', parts: ['Let me check.'] }, ...blocks], stop: 'tool' };
     }
+    case 'maxtokens':
+      return { blocks: [{ type: 'text', parts: TEXT_PARTS }], stop: 'length' };
+    case 'stopseq':
+      return { blocks: [{ type: 'text', parts: TEXT_PARTS }], stop: 'stop_sequence', stopSequence: 'END' };
+    case 'redacted':
+      return {
+        blocks: [
+          ...(dialect === 'anthropic' ? [{ type: 'redacted', data: REDACTED_DATA }] : []),
+          { type: 'thinking', parts: THINKING_PARTS, signature: SIGNATURE },
+          { type: 'text', parts: [THINKING_ANSWER] },
+        ],
+        stop: 'end',
+      };
+    case 'tool1shot': {
+      const result = lastToolResult(dialect, body);
+      if (result !== null) return { blocks: [{ type: 'text', parts: ['Tool said: ', result] }], stop: 'end' };
+      return { blocks: [{ type: 'tool', id: toolId, name: firstToolName(dialect, body), args: JSON.stringify(TOOL_ARGS), oneShot: true }], stop: 'tool' };
+    }
+    case 'slow':
+      return { blocks: [{ type: 'text', parts: SLOW_PARTS }], stop: 'end', delay: 30 };
+    case 'cut':
+      return { blocks: [{ type: 'text', parts: TEXT_PARTS }], stop: 'end', cutAfter: 2 };
+    case 'streamerror':
+      return { blocks: [{ type: 'text', parts: TEXT_PARTS }], stop: 'end', errorAfter: 2 };
     case 'err429':
       return { error: 429 };
     case 'err500':
@@ -203,7 +229,16 @@ function openaiError(res, status, message, type, code) {
 }
 
 function openaiFinish(stop) {
-  return stop === 'tool' ? 'tool_calls' : 'stop';
+  return { tool: 'tool_calls', length: 'length' }[stop] ?? 'stop';
+}
+
+function anthropicStop(stop) {
+  return { tool: 'tool_use', length: 'max_tokens', stop_sequence: 'stop_sequence' }[stop] ?? 'end_turn';
+}
+
+// Ends a response the way a dying upstream does: a reset connection.
+function cut(res) {
+  res.socket?.resetAndDestroy?.() ?? res.destroy();
 }
 
 function openaiUsage(p) {
@@ -227,6 +262,12 @@ async function serveOpenAI(req, res, body, record, scripts) {
   const created = Math.floor(Date.now() / 1000);
   const model = body.model;
 
+  if (p.cutAfter !== undefined && body.stream !== true) {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '4096' });
+    res.write('{"id":"chatcmpl-cut","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"Hel');
+    await sleep(EVENT_DELAY_MS);
+    return cut(res);
+  }
   if (body.stream !== true) {
     const message = { role: 'assistant', content: null, refusal: null };
     for (const b of p.blocks) {
@@ -253,12 +294,34 @@ async function serveOpenAI(req, res, body, record, scripts) {
   }
 
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  let sent = 0;
   const chunk = async (choices, extra = {}) => {
     res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_mock', choices, ...extra })}\n\n`);
-    await sleep(EVENT_DELAY_MS);
+    sent++;
+    await sleep(p.delay ?? EVENT_DELAY_MS);
+    if (p.cutAfter !== undefined && sent > p.cutAfter) throw new CutError();
+    if (p.errorAfter !== undefined && sent > p.errorAfter) throw new StreamErrorSignal();
   };
   const delta = (d, finish = null) => chunk([{ index: 0, delta: d, logprobs: null, finish_reason: finish }]);
 
+  try {
+    await streamOpenAI(p, delta, chunk, body);
+  } catch (e) {
+    if (e instanceof CutError) return cut(res);
+    if (!(e instanceof StreamErrorSignal)) throw e;
+    // How OpenAI-compatible servers report a failure after the 200.
+    res.write(`data: ${JSON.stringify({ error: { message: 'The server had an error while processing your request (mock)', type: 'server_error', code: null } })}\n\n`);
+    res.end();
+    return;
+  }
+  res.write('data: [DONE]\n\n');
+  res.end();
+}
+
+class CutError extends Error {}
+class StreamErrorSignal extends Error {}
+
+async function streamOpenAI(p, delta, chunk, body) {
   await delta({ role: 'assistant', content: '', refusal: null });
   let toolIndex = 0;
   for (const b of p.blocks) {
@@ -266,14 +329,17 @@ async function serveOpenAI(req, res, body, record, scripts) {
     if (b.type === 'text') for (const part of b.parts) await delta({ content: part });
     if (b.type === 'tool') {
       const index = toolIndex++;
+      if (b.oneShot) {
+        // Some servers send id, name and the whole arguments in one delta.
+        await delta({ tool_calls: [{ index, id: b.id, type: 'function', function: { name: b.name, arguments: b.args } }] });
+        continue;
+      }
       await delta({ tool_calls: [{ index, id: b.id, type: 'function', function: { name: b.name, arguments: '' } }] });
       for (const frag of fragments(b.args, 7)) await delta({ tool_calls: [{ index, function: { arguments: frag } }] });
     }
   }
   await delta({}, openaiFinish(p.stop));
   if (body.stream_options?.include_usage === true) await chunk([], { usage: openaiUsage(p) });
-  res.write('data: [DONE]\n\n');
-  res.end();
 }
 
 // ---------------------------------------------------------------------
@@ -290,6 +356,7 @@ function anthropicContent(p) {
   return p.blocks.map((b) => {
     if (b.type === 'text') return { type: 'text', text: b.parts.join('') };
     if (b.type === 'thinking') return { type: 'thinking', thinking: b.parts.join(''), signature: b.signature };
+    if (b.type === 'redacted') return { type: 'redacted_thinking', data: b.data };
     return { type: 'tool_use', id: b.id, name: b.name, input: JSON.parse(b.args) };
   });
 }
@@ -302,7 +369,8 @@ async function serveAnthropic(req, res, body, record, scripts) {
   if (p.error) return anthropicError(res, 500, 'api_error', 'Internal server error (mock)');
 
   const id = `msg_01Mock${Date.now().toString(36)}`;
-  const stopReason = p.stop === 'tool' ? 'tool_use' : 'end_turn';
+  const stopReason = anthropicStop(p.stop);
+  const stopSequence = p.stopSequence ?? null;
   const usage = {
     input_tokens: USAGE.input,
     cache_creation_input_tokens: 0,
@@ -310,6 +378,12 @@ async function serveAnthropic(req, res, body, record, scripts) {
     output_tokens: USAGE.output,
   };
 
+  if (p.cutAfter !== undefined && body.stream !== true) {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '4096' });
+    res.write('{"id":"msg_cut","type":"message","role":"assistant","content":[{"type":"text","text":"Hel');
+    await sleep(EVENT_DELAY_MS);
+    return cut(res);
+  }
   if (body.stream !== true) {
     res.writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_mock_ok' });
     res.end(
@@ -320,7 +394,7 @@ async function serveAnthropic(req, res, body, record, scripts) {
         model: body.model,
         content: anthropicContent(p),
         stop_reason: stopReason,
-        stop_sequence: null,
+        stop_sequence: stopSequence,
         usage,
       }),
     );
@@ -328,10 +402,27 @@ async function serveAnthropic(req, res, body, record, scripts) {
   }
 
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': 'req_mock_ok' });
+  let sent = 0;
   const event = async (type, data) => {
     res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
-    await sleep(EVENT_DELAY_MS);
+    sent++;
+    await sleep(p.delay ?? EVENT_DELAY_MS);
+    if (p.cutAfter !== undefined && sent > p.cutAfter + 2) throw new CutError();
+    if (p.errorAfter !== undefined && sent > p.errorAfter + 2) throw new StreamErrorSignal();
   };
+  try {
+    await streamAnthropic(p, event, body, id, usage, stopReason, stopSequence);
+  } catch (e) {
+    if (e instanceof CutError) return cut(res);
+    if (!(e instanceof StreamErrorSignal)) throw e;
+    res.write(`event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded (mock)' } })}\n\n`);
+    res.end();
+    return;
+  }
+  res.end();
+}
+
+async function streamAnthropic(p, event, body, id, usage, stopReason, stopSequence) {
   await event('message_start', {
     message: {
       id,
@@ -349,6 +440,8 @@ async function serveAnthropic(req, res, body, record, scripts) {
       await event('content_block_start', { index, content_block: { type: 'text', text: '' } });
       if (index === 0) await event('ping', {});
       for (const part of b.parts) await event('content_block_delta', { index, delta: { type: 'text_delta', text: part } });
+    } else if (b.type === 'redacted') {
+      await event('content_block_start', { index, content_block: { type: 'redacted_thinking', data: b.data } });
     } else if (b.type === 'thinking') {
       await event('content_block_start', { index, content_block: { type: 'thinking', thinking: '', signature: '' } });
       if (index === 0) await event('ping', {});
@@ -357,13 +450,12 @@ async function serveAnthropic(req, res, body, record, scripts) {
     } else {
       await event('content_block_start', { index, content_block: { type: 'tool_use', id: b.id, name: b.name, input: {} } });
       await event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: '' } });
-      for (const frag of fragments(b.args, 7)) await event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: frag } });
+      for (const frag of b.oneShot ? [b.args] : fragments(b.args, 7)) await event('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: frag } });
     }
     await event('content_block_stop', { index });
   }
-  await event('message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: USAGE.output } });
+  await event('message_delta', { delta: { stop_reason: stopReason, stop_sequence: stopSequence }, usage: { output_tokens: USAGE.output } });
   await event('message_stop', {});
-  res.end();
 }
 
 // ---------------------------------------------------------------------
@@ -415,6 +507,10 @@ export class MockUpstream {
     const url = new URL(req.url, 'http://x');
     const record = { method: req.method, path: url.pathname, query: url.search, headers: req.headers, raw, body: null, dialect: null };
     this.requests.push(record);
+    // A client that goes away must take its upstream request with it.
+    res.on('close', () => {
+      if (!res.writableFinished) record.aborted = true;
+    });
     try {
       record.body = JSON.parse(raw);
     } catch {
@@ -440,6 +536,14 @@ export class MockUpstream {
           return anthropicError(res, 400, 'invalid_request_error', record.rejected);
         }
         const betas = (req.headers['anthropic-beta'] ?? '').split(',').map((b) => b.trim());
+        // Version 2026-10-21 rejects sampling parameters (PROTOCOLS.md B1).
+        if (req.headers['anthropic-version'] === '2026-10-21') {
+          const sampling = ['temperature', 'top_p', 'top_k'].filter((k) => k in record.body);
+          if (sampling.length > 0) {
+            record.rejected = `${sampling.join(', ')}: not supported with anthropic-version 2026-10-21`;
+            return anthropicError(res, 400, 'invalid_request_error', record.rejected);
+          }
+        }
         const problem = checkAnthropic(record.body, countOnly, betas);
         if (problem !== null) {
           record.rejected = problem;
