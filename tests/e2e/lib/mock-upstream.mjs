@@ -81,6 +81,10 @@ function checkOpenAI(body) {
   const open = new Set();
   for (const [i, m] of body.messages.entries()) {
     if (!['system', 'developer', 'user', 'assistant', 'tool'].includes(m.role)) return `messages[${i}].role: invalid ${m.role}`;
+    // OpenAI: "An assistant message with 'tool_calls' must be followed by
+    // tool messages responding to each 'tool_call_id'."
+    if (m.role !== 'tool' && open.size > 0)
+      return `messages[${i}]: an assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id' (missing ${[...open].join(', ')})`;
     if (m.role === 'assistant' && Array.isArray(m.tool_calls)) {
       for (const tc of m.tool_calls) {
         if (typeof tc.id !== 'string' || tc.type !== 'function' || typeof tc.function?.name !== 'string' || typeof tc.function?.arguments !== 'string')
@@ -90,8 +94,10 @@ function checkOpenAI(body) {
     }
     if (m.role === 'tool') {
       if (!open.has(m.tool_call_id)) return `messages[${i}]: tool_call_id ${m.tool_call_id} does not answer a preceding tool call`;
+      open.delete(m.tool_call_id);
     }
   }
+  if (open.size > 0) return `messages: tool calls without tool messages: ${[...open].join(', ')}`;
   if (body.stream_options !== undefined && body.stream !== true) return 'stream_options: only allowed when stream is true';
   for (const t of body.tools ?? []) {
     if (t.type !== 'function' || typeof t.function?.name !== 'string') return `tools: malformed ${JSON.stringify(t)}`;
@@ -110,8 +116,14 @@ function checkAnthropic(body, countOnly, betas) {
     if (!['user', 'assistant'].includes(m.role)) return `messages.${i}.role: Input should be 'user' or 'assistant'`;
     const blocks = typeof m.content === 'string' ? [] : m.content;
     if (!Array.isArray(blocks)) return `messages.${i}.content: Input should be a valid list`;
+    if (m.content === '' || (Array.isArray(m.content) && m.content.length === 0)) return `messages.${i}: all messages must have non-empty content`;
+    // Every tool_use needs its tool_result in the very next message.
+    const answered = new Set(blocks.filter((b) => b.type === 'tool_result').map((b) => b.tool_use_id));
+    for (const id of prevToolUses)
+      if (!answered.has(id)) return `messages.${i}: tool_use ids were found without tool_result blocks immediately after: ${id}`;
     const uses = new Set();
     for (const b of blocks) {
+      if (b.type === 'text' && (typeof b.text !== 'string' || b.text === '')) return `messages.${i}: text content blocks must be non-empty`;
       if (b.type === 'tool_use') {
         if (typeof b.id !== 'string' || typeof b.input !== 'object' || b.input === null) return `messages.${i}: malformed tool_use`;
         uses.add(b.id);
