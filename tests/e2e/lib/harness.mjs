@@ -199,9 +199,9 @@ export async function startDaemon(configText, { timeoutMs = 15_000, env: extraEn
 }
 
 // Starts the mock and a daemon whose config routes @groups to it.
-export async function startStack(groups) {
+export async function startStack(groups, { settings = '', env = {} } = {}) {
   const mock = await startMock();
-  const daemon = await startDaemon(renderConfig(mock, groups));
+  const daemon = await startDaemon(renderConfig(mock, groups, settings), { env });
   return {
     mock,
     daemon,

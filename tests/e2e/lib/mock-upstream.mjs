@@ -10,6 +10,7 @@
 // assert what the proxy sent.
 
 import http from 'node:http';
+import zlib from 'node:zlib';
 
 export const TEXT_PARTS = ['Hello', ' from', ' the mock', ' upstream.'];
 export const TEXT = TEXT_PARTS.join('');
@@ -35,6 +36,8 @@ export const ANTHROPIC_TOOL_ID_2 = 'toolu_01MockMnoPqrStuVwx';
 export const USAGE = { input: 21, output: 9, cache_read: 5, reasoning: 4 };
 export const COUNT_TOKENS = 4242;
 export const REDACTED_DATA = 'EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpPkNRj2YfWXGmKDxH4mPnZ5sQ7vB5URj2pabc+def/ghiJ==';
+// Multi-byte UTF-8 that a byte-wise split cuts in the middle of characters.
+export const UNICODE_PARTS = ['Grüße ', '你好世界', ' 🌍🚀', ' “done”'];
 export const SLOW_PARTS = Array.from({ length: 100 }, (_, i) => `tick${i} `);
 export const RETRY_AFTER = '7';
 
@@ -217,6 +220,24 @@ function plan(dialect, body, scripts) {
       return { blocks: [{ type: 'text', parts: TEXT_PARTS }], stop: 'end', cutAfter: 2 };
     case 'streamerror':
       return { blocks: [{ type: 'text', parts: TEXT_PARTS }], stop: 'end', errorAfter: 2 };
+    case 'earlyerror':
+      return { blocks: [{ type: 'text', parts: TEXT_PARTS }], stop: 'end', errorAfter: 0 };
+    case 'chunky':
+      return { blocks: [{ type: 'text', parts: UNICODE_PARTS }], stop: 'end', chunky: true };
+    case 'crlf':
+      return { blocks: [{ type: 'text', parts: TEXT_PARTS }], stop: 'end', crlf: true };
+    case 'nodone':
+      return { blocks: [{ type: 'text', parts: TEXT_PARTS }], stop: 'end', noTerminal: true };
+    case 'gzip':
+      return { blocks: [{ type: 'text', parts: TEXT_PARTS }], stop: 'end', gzip: true };
+    case 'silent':
+      return { blocks: [{ type: 'text', parts: TEXT_PARTS }], stop: 'end', silentMs: 1500 };
+    case 'stall':
+      return { blocks: [{ type: 'text', parts: SLOW_PARTS }], stop: 'end', stallAfter: 3 };
+    case 'html':
+      return { html: true };
+    case 'err400':
+      return { error: 400 };
     case 'err429':
       return { error: 429 };
     case 'err500':
@@ -228,6 +249,44 @@ function plan(dialect, body, scripts) {
     default:
       return { blocks: [{ type: 'text', parts: [`unknown scenario ${scenario}`] }], stop: 'end' };
   }
+}
+
+// Writes SSE text the way the scenario's server does: in tiny byte pieces
+// (a decoder must buffer partial lines and partial UTF-8), with CRLF line
+// ends and comment lines (as some gateways do).
+function sseWriter(res, p) {
+  return async (text) => {
+    // The proxy hung up: stop producing, as a real server does.
+    if (res.destroyed || res.writableEnded) throw new ClientGone();
+    if (p.crlf) text = `: keep-alive\n\n${text}`.replace(/\n/g, '\r\n');
+    if (!p.chunky) {
+      res.write(text);
+      return;
+    }
+    const bytes = Buffer.from(text, 'utf8');
+    for (let i = 0; i < bytes.length; i += 3) {
+      res.write(bytes.subarray(i, i + 3));
+      await sleep(1);
+    }
+  };
+}
+
+// A JSON answer, gzip-compressed when the scenario asks and the client
+// accepts it, as real APIs answer.
+function sendJson(req, res, p, headers, body) {
+  const data = JSON.stringify(body);
+  if (p.gzip && /\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) {
+    res.writeHead(200, { ...headers, 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    res.end(zlib.gzipSync(data));
+    return;
+  }
+  res.writeHead(200, { ...headers, 'content-type': 'application/json' });
+  res.end(data);
+}
+
+function sendHtml(res) {
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+  res.end('<!DOCTYPE html><html><head><title>Welcome to nginx!</title></head><body><h1>Welcome to nginx!</h1></body></html>\n');
 }
 
 // ---------------------------------------------------------------------
@@ -267,7 +326,16 @@ function openaiUsage(p) {
 async function serveOpenAI(req, res, body, record, scripts) {
   const p = plan('openai', body, scripts);
   record.scenario = scenarioOf(body.model);
+  if (p.html) return sendHtml(res);
   if (p.error === 429) return openaiError(res, 429, 'Rate limit reached for requests (mock)', 'requests', 'rate_limit_exceeded');
+  if (p.error === 400)
+    return openaiError(
+      res,
+      400,
+      "This model's maximum context length is 8192 tokens. However, your messages resulted in 9001 tokens. Please reduce the length of the messages.",
+      'invalid_request_error',
+      'context_length_exceeded',
+    );
   if (p.error) return openaiError(res, 500, 'The server had an error while processing your request (mock)', 'server_error', null);
 
   const id = `chatcmpl-mock${Date.now().toString(36)}`;
@@ -290,29 +358,28 @@ async function serveOpenAI(req, res, body, record, scripts) {
         message.tool_calls.push({ id: b.id, type: 'function', function: { name: b.name, arguments: b.args } });
       }
     }
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(
-      JSON.stringify({
-        id,
-        object: 'chat.completion',
-        created,
-        model,
-        choices: [{ index: 0, message, logprobs: null, finish_reason: openaiFinish(p.stop) }],
-        usage: openaiUsage(p),
-        system_fingerprint: 'fp_mock',
-      }),
-    );
+    sendJson(req, res, p, {}, {
+      id,
+      object: 'chat.completion',
+      created,
+      model,
+      choices: [{ index: 0, message, logprobs: null, finish_reason: openaiFinish(p.stop) }],
+      usage: openaiUsage(p),
+      system_fingerprint: 'fp_mock',
+    });
     return;
   }
 
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const write = sseWriter(res, p);
   let sent = 0;
   const chunk = async (choices, extra = {}) => {
-    res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_mock', choices, ...extra })}\n\n`);
+    if (p.errorAfter !== undefined && sent >= p.errorAfter) throw new StreamErrorSignal();
+    await write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_mock', choices, ...extra })}\n\n`);
     sent++;
-    await sleep(p.delay ?? EVENT_DELAY_MS);
+    await sleep(sent === 1 && p.silentMs ? p.silentMs : (p.delay ?? EVENT_DELAY_MS));
+    if (p.stallAfter !== undefined && sent >= p.stallAfter) await stall(res);
     if (p.cutAfter !== undefined && sent > p.cutAfter) throw new CutError();
-    if (p.errorAfter !== undefined && sent > p.errorAfter) throw new StreamErrorSignal();
   };
   const delta = (d, finish = null) => chunk([{ index: 0, delta: d, logprobs: null, finish_reason: finish }]);
 
@@ -320,17 +387,32 @@ async function serveOpenAI(req, res, body, record, scripts) {
     await streamOpenAI(p, delta, chunk, body);
   } catch (e) {
     if (e instanceof CutError) return cut(res);
+    if (e instanceof ClientGone) return;
     if (!(e instanceof StreamErrorSignal)) throw e;
     // How OpenAI-compatible servers report a failure after the 200.
-    res.write(`data: ${JSON.stringify({ error: { message: 'The server had an error while processing your request (mock)', type: 'server_error', code: null } })}\n\n`);
+    await write(`data: ${JSON.stringify({ error: { message: 'The server had an error while processing your request (mock)', type: 'server_error', code: null } })}\n\n`);
     res.end();
     return;
   }
-  res.write('data: [DONE]\n\n');
+  if (!p.noTerminal) await write('data: [DONE]\n\n');
   res.end();
 }
 
 class CutError extends Error {}
+class ClientGone extends Error {}
+
+// Says nothing more until the proxy gives up on us (or 30 s pass); the
+// timer does not keep the test process alive.
+function stall(res) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 30_000);
+    timer.unref();
+    res.on('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
 class StreamErrorSignal extends Error {}
 
 async function streamOpenAI(p, delta, chunk, body) {
@@ -376,7 +458,9 @@ function anthropicContent(p) {
 async function serveAnthropic(req, res, body, record, scripts) {
   const p = plan('anthropic', body, scripts);
   record.scenario = scenarioOf(body.model);
+  if (p.html) return sendHtml(res);
   if (p.error === 429) return anthropicError(res, 429, 'rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit (mock)');
+  if (p.error === 400) return anthropicError(res, 400, 'invalid_request_error', 'prompt is too long: 210000 tokens > 200000 maximum');
   if (p.error === 529) return anthropicError(res, 529, 'overloaded_error', 'Overloaded (mock)');
   if (p.error) return anthropicError(res, 500, 'api_error', 'Internal server error (mock)');
 
@@ -397,37 +481,39 @@ async function serveAnthropic(req, res, body, record, scripts) {
     return cut(res);
   }
   if (body.stream !== true) {
-    res.writeHead(200, { 'content-type': 'application/json', 'request-id': 'req_mock_ok' });
-    res.end(
-      JSON.stringify({
-        id,
-        type: 'message',
-        role: 'assistant',
-        model: body.model,
-        content: anthropicContent(p),
-        stop_reason: stopReason,
-        stop_sequence: stopSequence,
-        usage,
-      }),
-    );
+    sendJson(req, res, p, { 'request-id': 'req_mock_ok' }, {
+      id,
+      type: 'message',
+      role: 'assistant',
+      model: body.model,
+      content: anthropicContent(p),
+      stop_reason: stopReason,
+      stop_sequence: stopSequence,
+      usage,
+    });
     return;
   }
 
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': 'req_mock_ok' });
+  const write = sseWriter(res, p);
   let sent = 0;
   const event = async (type, data) => {
-    res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+    // errorAfter counts content events: message_start always goes first.
+    if (p.errorAfter !== undefined && sent > 0 && sent >= p.errorAfter + (p.errorAfter > 0 ? 2 : 1)) throw new StreamErrorSignal();
+    if (p.noTerminal && type === 'message_stop') return;
+    await write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
     sent++;
-    await sleep(p.delay ?? EVENT_DELAY_MS);
+    await sleep(sent === 1 && p.silentMs ? p.silentMs : (p.delay ?? EVENT_DELAY_MS));
+    if (p.stallAfter !== undefined && sent >= p.stallAfter + 2) await stall(res);
     if (p.cutAfter !== undefined && sent > p.cutAfter + 2) throw new CutError();
-    if (p.errorAfter !== undefined && sent > p.errorAfter + 2) throw new StreamErrorSignal();
   };
   try {
     await streamAnthropic(p, event, body, id, usage, stopReason, stopSequence);
   } catch (e) {
     if (e instanceof CutError) return cut(res);
+    if (e instanceof ClientGone) return;
     if (!(e instanceof StreamErrorSignal)) throw e;
-    res.write(`event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded (mock)' } })}\n\n`);
+    await write(`event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded (mock)' } })}\n\n`);
     res.end();
     return;
   }
@@ -523,6 +609,7 @@ export class MockUpstream {
     res.on('close', () => {
       if (!res.writableFinished) record.aborted = true;
     });
+    res.on('error', () => {});
     try {
       record.body = JSON.parse(raw);
     } catch {
