@@ -54,7 +54,7 @@ after(() => {
   if (work !== undefined) fs.rmSync(work, { recursive: true, force: true });
 });
 
-async function runClaude(daemonUrl, prompt, model, name) {
+async function runClaude(daemonUrl, prompt, model, name, { smallModel = 'cc-small' } = {}) {
   const home = path.join(work, `home-${name}`);
   fs.mkdirSync(home);
   const env = {
@@ -64,8 +64,7 @@ async function runClaude(daemonUrl, prompt, model, name) {
     TMPDIR: os.tmpdir(),
     ANTHROPIC_BASE_URL: daemonUrl,
     ANTHROPIC_API_KEY: MASTER_KEY,
-    ANTHROPIC_SMALL_FAST_MODEL: 'cc-small',
-    ANTHROPIC_DEFAULT_HAIKU_MODEL: 'cc-small',
+    ...(smallModel ? { ANTHROPIC_SMALL_FAST_MODEL: smallModel, ANTHROPIC_DEFAULT_HAIKU_MODEL: smallModel } : {}),
     DISABLE_TELEMETRY: '1',
     DISABLE_AUTOUPDATER: '1',
     DISABLE_ERROR_REPORTING: '1',
@@ -97,20 +96,20 @@ async function runClaude(daemonUrl, prompt, model, name) {
 // The main loop's requests carry tools: the first gets a Read call on the
 // note, the one with its result gets text. Side requests (titles, topic
 // detection) have no tools and get text.
-function scriptClaudeTurn(mock, dialect, file) {
-  mock.script('cc', (body, d, { lastToolResult }) => {
+function scriptClaudeTurn(mock, dialect, file, scenario = 'cc') {
+  mock.script(scenario, (body, d, { lastToolResult }) => {
     if (!(body.tools?.length > 0)) return { blocks: [{ type: 'text', parts: ['side answer'] }], stop: 'end' };
     if (lastToolResult !== null) return { blocks: [{ type: 'text', parts: ['The note says: ', lastToolResult] }], stop: 'end' };
     return { blocks: [{ type: 'tool', id: CALL_ID[dialect], name: 'Read', args: JSON.stringify({ file_path: file }) }], stop: 'tool' };
   });
 }
 
-async function startFor(upstream, settings) {
+async function startFor(upstream, settings, groups = null, scenario = 'cc') {
   const mock = await startMock();
-  scriptClaudeTurn(mock, upstream, path.join(work, 'project', 'note.txt'));
+  scriptClaudeTurn(mock, upstream, path.join(work, 'project', 'note.txt'), scenario);
   const config = renderConfig(
     mock,
-    [
+    groups ?? [
       { name: 'cc-main', upstream, model: `cc.${upstream}` },
       { name: 'cc-small', upstream, model: `text.${upstream}` },
     ],
@@ -127,7 +126,7 @@ async function startFor(upstream, settings) {
   };
 }
 
-function checkTurn(run, stack, upstream) {
+function checkTurn(run, stack, upstream, isMain = (r) => r.body?.model === `cc.${upstream}`) {
   const diag = `exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr.slice(0, 2000)}\ndaemon: ${stack.daemon.log().slice(-2000)}`;
   assert.equal(run.code, 0, diag);
   assert.ok(run.result, diag);
@@ -135,7 +134,7 @@ function checkTurn(run, stack, upstream) {
   assert.equal(run.result.num_turns, 2, diag);
   assert.match(run.result.result, /PAPAYA/, diag);
 
-  const main = stack.mock.requests.filter((r) => r.body?.model === `cc.${upstream}`);
+  const main = stack.mock.requests.filter((r) => isMain(r) && r.body?.tools?.length > 0);
   assert.equal(main.length, 2, 'one request for the tool call, one with its result');
   for (const r of main) assert.equal(r.rejected, undefined, r.rejected);
   assert.equal(main[0].body.stream, true);
@@ -204,3 +203,24 @@ test(
     }
   },
 );
+
+test('Claude Code print mode: --model haiku reaches the undated group claude-haiku-4-5 (OpenAI-compatible upstream)', async () => {
+  const stack = await startFor('openai', DROP_PARAMS, [{ name: 'claude-haiku-4-5', upstream: 'openai', model: 'cc.haiku' }]);
+  try {
+    // No small-model override: Claude Code's own side requests go to haiku too.
+    const run = await runClaude(stack.daemon.url, 'Read note.txt and tell me the secret word.', 'haiku', 'haiku', { smallModel: null });
+    checkTurn(run, stack, 'openai', (r) => r.body?.model === 'cc.haiku');
+  } finally {
+    await stack.stop();
+  }
+});
+
+test('Claude Code print mode: wildcard group claude-* -> anthropic/* passes the asked model upstream', async () => {
+  const stack = await startFor('anthropic', '', [{ name: 'claude-*', upstream: 'anthropic', model: '*' }], '*');
+  try {
+    const run = await runClaude(stack.daemon.url, 'Read note.txt and tell me the secret word.', 'claude-sonnet-4-5-20250929', 'wildcard', { smallModel: null });
+    checkTurn(run, stack, 'anthropic', (r) => r.body?.model === 'claude-sonnet-4-5-20250929');
+  } finally {
+    await stack.stop();
+  }
+});

@@ -168,7 +168,7 @@ function firstToolName(dialect, body) {
 
 function plan(dialect, body, scripts) {
   const scenario = scenarioOf(body.model);
-  const script = scripts.get(scenario);
+  const script = scripts.get(scenario) ?? scripts.get('*');
   if (script !== undefined) return script(body, dialect, { lastToolResult: lastToolResult(dialect, body) });
   const toolId = dialect === 'openai' ? OPENAI_TOOL_ID : ANTHROPIC_TOOL_ID;
   const toolId2 = dialect === 'openai' ? OPENAI_TOOL_ID_2 : ANTHROPIC_TOOL_ID_2;
@@ -583,7 +583,8 @@ export class MockUpstream {
     await new Promise((resolve) => this.server.close(resolve));
   }
 
-  // Lets a test script a scenario: fn(body, dialect, { lastToolResult })
+  // Lets a test script a scenario ('*': any model no other scenario or
+  // script claims): fn(body, dialect, { lastToolResult })
   // returns { blocks: [{type: 'text', parts} | {type: 'thinking', parts,
   // signature} | {type: 'tool', id, name, args}], stop: 'end'|'tool' }.
   script(scenario, fn) {
