@@ -14,23 +14,23 @@
 struct _LctlMockUpstream
 {
   SoupServer *server;
-  char *base;
-  GPtrArray *requests;
-  GPtrArray *streams; /* (element-type MockStream) still running */
-  GPtrArray *hanging; /* (element-type SoupServerMessage) */
-  unsigned disconnects;
+  char       *base;
+  GPtrArray  *requests;
+  GPtrArray  *streams; /* (element-type MockStream) still running */
+  GPtrArray  *hanging; /* (element-type SoupServerMessage) */
+  unsigned    disconnects;
 };
 
 typedef struct
 {
-  LctlMockUpstream *mock;
+  LctlMockUpstream  *mock;
   SoupServerMessage *msg;
-  GPtrArray *chunks; /* (element-type utf8) */
-  unsigned next;
-  unsigned source_id;
-  unsigned first_delay_ms;
-  gboolean reset_after; /* close the connection once the chunks are out */
-  gulong disconnected_id;
+  GPtrArray         *chunks; /* (element-type utf8) */
+  unsigned           next;
+  unsigned           source_id;
+  unsigned           first_delay_ms;
+  gboolean           reset_after; /* close the connection once the chunks are out */
+  gulong             disconnected_id;
 } MockStream;
 
 static void
@@ -72,7 +72,7 @@ reset_connection (SoupServerMessage *msg)
 static gboolean
 stream_tick (gpointer user_data)
 {
-  MockStream *stream = user_data;
+  MockStream      *stream = user_data;
   SoupMessageBody *body = soup_server_message_get_response_body (stream->msg);
 
   if (stream->next < stream->chunks->len)
@@ -121,7 +121,7 @@ start_stream (LctlMockUpstream  *self,
               unsigned           first_delay_ms,
               gboolean           reset_after)
 {
-  MockStream *stream = g_new0 (MockStream, 1);
+  MockStream         *stream = g_new0 (MockStream, 1);
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
 
   stream->mock = self;
@@ -165,7 +165,7 @@ anthropic_stream (const char *model,
                   AnswerKind  kind,
                   gboolean    truncated)
 {
-  GPtrArray *chunks = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray       *chunks = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *start = g_strdup_printf (
       "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_mock01\",\"type\":\"message\",\"role\":\"assistant\","
       "\"model\":\"%s\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":12,"
@@ -248,9 +248,9 @@ openai_stream (const char *model,
                gboolean    include_usage,
                gboolean    truncated)
 {
-  GPtrArray *chunks = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray       *chunks = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *role = openai_chunk (model, "{\"role\":\"assistant\",\"content\":\"\"}", "null");
-  const char *finish = kind == ANSWER_TOOL ? "\"tool_calls\"" : "\"stop\"";
+  const char      *finish = kind == ANSWER_TOOL ? "\"tool_calls\"" : "\"stop\"";
 
   add_event (chunks, NULL, role);
   if (kind == ANSWER_THINK)
@@ -339,7 +339,7 @@ respond_json_answer (SoupServerMessage *msg,
         "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",%s},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
         "\"usage\":{\"prompt_tokens\":15,\"completion_tokens\":9,\"total_tokens\":24,\"prompt_tokens_details\":{\"cached_tokens\":3}}}",
         model,
-        kind == ANSWER_TOOL ? "\"content\":null,\"tool_calls\":[{\"id\":\"call_mock1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\",\\\"unit\\\":\\\"c\\\"}\"}}]"
+        kind == ANSWER_TOOL    ? "\"content\":null,\"tool_calls\":[{\"id\":\"call_mock1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\",\\\"unit\\\":\\\"c\\\"}\"}}]"
         : kind == ANSWER_THINK ? "\"reasoning_content\":\"Let me think.\",\"content\":\"Hello from the mock upstream.\""
                                : "\"content\":\"Hello from the mock upstream.\"",
         kind == ANSWER_TOOL ? "tool_calls" : "stop");
@@ -370,15 +370,15 @@ handler (SoupServer        *server,
          gpointer           user_data)
 {
   LctlMockUpstream *self = user_data;
-  SoupMessageBody *request_body = soup_server_message_get_request_body (msg);
+  SoupMessageBody  *request_body = soup_server_message_get_request_body (msg);
   g_autoptr (JsonParser) parser = json_parser_new ();
   LctlMockRequest *request;
-  JsonObject *body;
-  const char *model;
-  gboolean anthropic = g_str_has_suffix (path, "/v1/messages");
-  gboolean stream;
-  gboolean include_usage = FALSE;
-  JsonObject *stream_options;
+  JsonObject      *body;
+  const char      *model;
+  gboolean         anthropic = g_str_has_suffix (path, "/v1/messages");
+  gboolean         stream;
+  gboolean         include_usage = FALSE;
+  JsonObject      *stream_options;
 
   if (!anthropic && !g_str_has_suffix (path, "/chat/completions"))
     {
@@ -405,7 +405,7 @@ handler (SoupServer        *server,
   request->headers = soup_message_headers_new (SOUP_MESSAGE_HEADERS_REQUEST);
   {
     SoupMessageHeadersIter iter;
-    const char *name, *value;
+    const char            *name, *value;
 
     soup_message_headers_iter_init (&iter, soup_server_message_get_request_headers (msg));
     while (soup_message_headers_iter_next (&iter, &name, &value))
@@ -443,9 +443,9 @@ handler (SoupServer        *server,
   else
     {
       AnswerKind kind = g_str_equal (model, "tool") ? ANSWER_TOOL : g_str_equal (model, "think") ? ANSWER_THINK
-                                                                                                   : ANSWER_TEXT;
-      gboolean truncated = g_str_equal (model, "reset-mid");
-      unsigned first_delay = g_str_equal (model, "slow") ? 1500 : 0;
+                                                                                                 : ANSWER_TEXT;
+      gboolean   truncated = g_str_equal (model, "reset-mid");
+      unsigned   first_delay = g_str_equal (model, "slow") ? 1500 : 0;
 
       if (stream || truncated)
         {

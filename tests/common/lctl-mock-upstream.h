@@ -35,22 +35,22 @@ typedef struct _LctlMockUpstream LctlMockUpstream;
 
 typedef struct
 {
-  char *path;
-  char *model;
+  char               *path;
+  char               *model;
   SoupMessageHeaders *headers;
-  JsonNode *body;
+  JsonNode           *body;
 } LctlMockRequest;
 
 LctlMockUpstream *lctl_mock_upstream_new (void);
-void lctl_mock_upstream_free (LctlMockUpstream *self);
+void              lctl_mock_upstream_free (LctlMockUpstream *self);
 
 /* "http://127.0.0.1:PORT" */
 const char *lctl_mock_upstream_get_base (LctlMockUpstream *self);
 
 /* Every request received, in order. */
 GPtrArray *lctl_mock_upstream_get_requests (LctlMockUpstream *self);
-unsigned lctl_mock_upstream_count (LctlMockUpstream *self,
-                                   const char       *model);
+unsigned   lctl_mock_upstream_count (LctlMockUpstream *self,
+                                     const char       *model);
 /* Streams the mock was still writing when the client went away. */
 unsigned lctl_mock_upstream_get_disconnects (LctlMockUpstream *self);
 
