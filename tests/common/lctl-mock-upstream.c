@@ -16,8 +16,9 @@ struct _LctlMockUpstream
   SoupServer *server;
   char       *base;
   GPtrArray  *requests;
-  GPtrArray  *streams; /* (element-type MockStream) still running */
-  GPtrArray  *hanging; /* (element-type SoupServerMessage) */
+  GPtrArray  *streams;    /* (element-type MockStream) still running */
+  GPtrArray  *hanging;    /* (element-type SoupServerMessage) */
+  GHashTable *behaviours; /* upstream model name -> behaviour */
   unsigned    disconnects;
 };
 
@@ -375,6 +376,7 @@ handler (SoupServer        *server,
   LctlMockRequest *request;
   JsonObject      *body;
   const char      *model;
+  const char      *behaviour;
   gboolean         anthropic = g_str_has_suffix (path, "/v1/messages");
   gboolean         stream;
   gboolean         include_usage = FALSE;
@@ -414,17 +416,21 @@ handler (SoupServer        *server,
   request->body = json_node_copy (json_parser_get_root (parser));
   g_ptr_array_add (self->requests, request);
 
-  if (g_str_equal (model, "429") || g_str_equal (model, "429-absurd"))
+  behaviour = g_hash_table_lookup (self->behaviours, model);
+  if (behaviour == NULL)
+    behaviour = model;
+
+  if (g_str_equal (behaviour, "429") || g_str_equal (behaviour, "429-absurd"))
     {
       soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
-                                    g_str_equal (model, "429") ? "7" : "600000");
+                                    g_str_equal (behaviour, "429") ? "7" : "600000");
       respond_error (msg, anthropic, 429, "rate_limit_error", "Rate limit reached for requests");
     }
-  else if (g_str_equal (model, "500"))
+  else if (g_str_equal (behaviour, "500"))
     respond_error (msg, anthropic, 500, "api_error", "Internal server error");
-  else if (g_str_equal (model, "529"))
+  else if (g_str_equal (behaviour, "529"))
     respond_error (msg, anthropic, 529, "overloaded_error", "Overloaded");
-  else if (g_str_equal (model, "context"))
+  else if (g_str_equal (behaviour, "context"))
     {
       if (anthropic)
         respond_error (msg, TRUE, 400, "invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum");
@@ -433,19 +439,19 @@ handler (SoupServer        *server,
                  "{\"error\":{\"message\":\"This model's maximum context length is 8192 tokens. However, your messages "
                  "resulted in 9000 tokens.\",\"type\":\"invalid_request_error\",\"param\":\"messages\",\"code\":\"context_length_exceeded\"}}");
     }
-  else if (g_str_equal (model, "hang"))
+  else if (g_str_equal (behaviour, "hang"))
     {
       soup_server_message_pause (msg);
       g_ptr_array_add (self->hanging, g_object_ref (msg));
     }
-  else if (g_str_equal (model, "reset"))
+  else if (g_str_equal (behaviour, "reset"))
     reset_connection (msg);
   else
     {
-      AnswerKind kind = g_str_equal (model, "tool") ? ANSWER_TOOL : g_str_equal (model, "think") ? ANSWER_THINK
-                                                                                                 : ANSWER_TEXT;
-      gboolean   truncated = g_str_equal (model, "reset-mid");
-      unsigned   first_delay = g_str_equal (model, "slow") ? 1500 : 0;
+      AnswerKind kind = g_str_equal (behaviour, "tool") ? ANSWER_TOOL : g_str_equal (behaviour, "think") ? ANSWER_THINK
+                                                                                                         : ANSWER_TEXT;
+      gboolean   truncated = g_str_equal (behaviour, "reset-mid");
+      unsigned   first_delay = g_str_equal (behaviour, "slow") ? 1500 : 0;
 
       if (stream || truncated)
         {
@@ -468,6 +474,7 @@ lctl_mock_upstream_new (void)
   self->requests = g_ptr_array_new_with_free_func ((GDestroyNotify) mock_request_free);
   self->streams = g_ptr_array_new_with_free_func ((GDestroyNotify) stream_free);
   self->hanging = g_ptr_array_new_with_free_func (g_object_unref);
+  self->behaviours = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   soup_server_add_handler (self->server, NULL, handler, self, NULL);
   return self;
 }
@@ -480,8 +487,20 @@ lctl_mock_upstream_free (LctlMockUpstream *self)
   soup_server_disconnect (self->server);
   g_object_unref (self->server);
   g_ptr_array_unref (self->requests);
+  g_hash_table_unref (self->behaviours);
   g_free (self->base);
   g_free (self);
+}
+
+void
+lctl_mock_upstream_set_behaviour (LctlMockUpstream *self,
+                                  const char       *model,
+                                  const char       *behaviour)
+{
+  if (behaviour != NULL)
+    g_hash_table_replace (self->behaviours, g_strdup (model), g_strdup (behaviour));
+  else
+    g_hash_table_remove (self->behaviours, model);
 }
 
 const char *
