@@ -343,12 +343,31 @@ respond_json (LctlExchange *ex,
   finish (ex);
 }
 
+static LctlRouteFailureKind failure_kind_for_error (const LctlIrError *error);
+
 /* Answers with @error in the client's dialect: a status and error object
  * before the first byte, an in-stream error event after it. */
 static void
 respond_error (LctlExchange      *ex,
                const LctlIrError *error)
 {
+  /* After the first byte the attempt was reported a success; that it broke
+   * after all must still reach the router (health, cooldowns) and the
+   * attempt's record (RequestFinished, the log line), as
+   * lctl_route_plan_report() asks. Shutting down is nobody's failure. */
+  if (ex->committed && ex->plan != NULL && !ex->finished)
+    {
+      LctlRouteOutcome outcome = {
+        .success = FALSE,
+        .status = error->status,
+        .kind = g_cancellable_is_cancelled (ex->cancellable) ? LCTL_ROUTE_FAILURE_CANCELLED : failure_kind_for_error (error),
+        .retry_after = error->retry_after,
+        .error = error->message,
+        .latency_ms = ms_since (ex->attempt_started_us),
+      };
+
+      lctl_route_plan_report (ex->plan, &ex->attempt, &outcome);
+    }
   if (ex->headers_sent)
     {
       g_autoptr (GBytes) bytes = NULL;

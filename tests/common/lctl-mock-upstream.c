@@ -14,23 +14,24 @@
 struct _LctlMockUpstream
 {
   SoupServer *server;
-  char *base;
-  GPtrArray *requests;
-  GPtrArray *streams; /* (element-type MockStream) still running */
-  GPtrArray *hanging; /* (element-type SoupServerMessage) */
-  unsigned disconnects;
+  char       *base;
+  GPtrArray  *requests;
+  GPtrArray  *streams;    /* (element-type MockStream) still running */
+  GPtrArray  *hanging;    /* (element-type SoupServerMessage) */
+  GHashTable *behaviours; /* upstream model name -> behaviour */
+  unsigned    disconnects;
 };
 
 typedef struct
 {
-  LctlMockUpstream *mock;
+  LctlMockUpstream  *mock;
   SoupServerMessage *msg;
-  GPtrArray *chunks; /* (element-type utf8) */
-  unsigned next;
-  unsigned source_id;
-  unsigned first_delay_ms;
-  gboolean reset_after; /* close the connection once the chunks are out */
-  gulong disconnected_id;
+  GPtrArray         *chunks; /* (element-type utf8) */
+  unsigned           next;
+  unsigned           source_id;
+  unsigned           first_delay_ms;
+  gboolean           reset_after; /* close the connection once the chunks are out */
+  gulong             disconnected_id;
 } MockStream;
 
 static void
@@ -72,7 +73,7 @@ reset_connection (SoupServerMessage *msg)
 static gboolean
 stream_tick (gpointer user_data)
 {
-  MockStream *stream = user_data;
+  MockStream      *stream = user_data;
   SoupMessageBody *body = soup_server_message_get_response_body (stream->msg);
 
   if (stream->next < stream->chunks->len)
@@ -121,7 +122,7 @@ start_stream (LctlMockUpstream  *self,
               unsigned           first_delay_ms,
               gboolean           reset_after)
 {
-  MockStream *stream = g_new0 (MockStream, 1);
+  MockStream         *stream = g_new0 (MockStream, 1);
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
 
   stream->mock = self;
@@ -165,7 +166,7 @@ anthropic_stream (const char *model,
                   AnswerKind  kind,
                   gboolean    truncated)
 {
-  GPtrArray *chunks = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray       *chunks = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *start = g_strdup_printf (
       "{\"type\":\"message_start\",\"message\":{\"id\":\"msg_mock01\",\"type\":\"message\",\"role\":\"assistant\","
       "\"model\":\"%s\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":12,"
@@ -248,9 +249,9 @@ openai_stream (const char *model,
                gboolean    include_usage,
                gboolean    truncated)
 {
-  GPtrArray *chunks = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray       *chunks = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *role = openai_chunk (model, "{\"role\":\"assistant\",\"content\":\"\"}", "null");
-  const char *finish = kind == ANSWER_TOOL ? "\"tool_calls\"" : "\"stop\"";
+  const char      *finish = kind == ANSWER_TOOL ? "\"tool_calls\"" : "\"stop\"";
 
   add_event (chunks, NULL, role);
   if (kind == ANSWER_THINK)
@@ -339,7 +340,7 @@ respond_json_answer (SoupServerMessage *msg,
         "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",%s},\"logprobs\":null,\"finish_reason\":\"%s\"}],"
         "\"usage\":{\"prompt_tokens\":15,\"completion_tokens\":9,\"total_tokens\":24,\"prompt_tokens_details\":{\"cached_tokens\":3}}}",
         model,
-        kind == ANSWER_TOOL ? "\"content\":null,\"tool_calls\":[{\"id\":\"call_mock1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\",\\\"unit\\\":\\\"c\\\"}\"}}]"
+        kind == ANSWER_TOOL    ? "\"content\":null,\"tool_calls\":[{\"id\":\"call_mock1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\",\\\"unit\\\":\\\"c\\\"}\"}}]"
         : kind == ANSWER_THINK ? "\"reasoning_content\":\"Let me think.\",\"content\":\"Hello from the mock upstream.\""
                                : "\"content\":\"Hello from the mock upstream.\"",
         kind == ANSWER_TOOL ? "tool_calls" : "stop");
@@ -370,15 +371,16 @@ handler (SoupServer        *server,
          gpointer           user_data)
 {
   LctlMockUpstream *self = user_data;
-  SoupMessageBody *request_body = soup_server_message_get_request_body (msg);
+  SoupMessageBody  *request_body = soup_server_message_get_request_body (msg);
   g_autoptr (JsonParser) parser = json_parser_new ();
   LctlMockRequest *request;
-  JsonObject *body;
-  const char *model;
-  gboolean anthropic = g_str_has_suffix (path, "/v1/messages");
-  gboolean stream;
-  gboolean include_usage = FALSE;
-  JsonObject *stream_options;
+  JsonObject      *body;
+  const char      *model;
+  const char      *behaviour;
+  gboolean         anthropic = g_str_has_suffix (path, "/v1/messages");
+  gboolean         stream;
+  gboolean         include_usage = FALSE;
+  JsonObject      *stream_options;
 
   if (!anthropic && !g_str_has_suffix (path, "/chat/completions"))
     {
@@ -405,7 +407,7 @@ handler (SoupServer        *server,
   request->headers = soup_message_headers_new (SOUP_MESSAGE_HEADERS_REQUEST);
   {
     SoupMessageHeadersIter iter;
-    const char *name, *value;
+    const char            *name, *value;
 
     soup_message_headers_iter_init (&iter, soup_server_message_get_request_headers (msg));
     while (soup_message_headers_iter_next (&iter, &name, &value))
@@ -414,17 +416,21 @@ handler (SoupServer        *server,
   request->body = json_node_copy (json_parser_get_root (parser));
   g_ptr_array_add (self->requests, request);
 
-  if (g_str_equal (model, "429") || g_str_equal (model, "429-absurd"))
+  behaviour = g_hash_table_lookup (self->behaviours, model);
+  if (behaviour == NULL)
+    behaviour = model;
+
+  if (g_str_equal (behaviour, "429") || g_str_equal (behaviour, "429-absurd"))
     {
       soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
-                                    g_str_equal (model, "429") ? "7" : "600000");
+                                    g_str_equal (behaviour, "429") ? "7" : "600000");
       respond_error (msg, anthropic, 429, "rate_limit_error", "Rate limit reached for requests");
     }
-  else if (g_str_equal (model, "500"))
+  else if (g_str_equal (behaviour, "500"))
     respond_error (msg, anthropic, 500, "api_error", "Internal server error");
-  else if (g_str_equal (model, "529"))
+  else if (g_str_equal (behaviour, "529"))
     respond_error (msg, anthropic, 529, "overloaded_error", "Overloaded");
-  else if (g_str_equal (model, "context"))
+  else if (g_str_equal (behaviour, "context"))
     {
       if (anthropic)
         respond_error (msg, TRUE, 400, "invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum");
@@ -433,19 +439,19 @@ handler (SoupServer        *server,
                  "{\"error\":{\"message\":\"This model's maximum context length is 8192 tokens. However, your messages "
                  "resulted in 9000 tokens.\",\"type\":\"invalid_request_error\",\"param\":\"messages\",\"code\":\"context_length_exceeded\"}}");
     }
-  else if (g_str_equal (model, "hang"))
+  else if (g_str_equal (behaviour, "hang"))
     {
       soup_server_message_pause (msg);
       g_ptr_array_add (self->hanging, g_object_ref (msg));
     }
-  else if (g_str_equal (model, "reset"))
+  else if (g_str_equal (behaviour, "reset"))
     reset_connection (msg);
   else
     {
-      AnswerKind kind = g_str_equal (model, "tool") ? ANSWER_TOOL : g_str_equal (model, "think") ? ANSWER_THINK
-                                                                                                   : ANSWER_TEXT;
-      gboolean truncated = g_str_equal (model, "reset-mid");
-      unsigned first_delay = g_str_equal (model, "slow") ? 1500 : 0;
+      AnswerKind kind = g_str_equal (behaviour, "tool") ? ANSWER_TOOL : g_str_equal (behaviour, "think") ? ANSWER_THINK
+                                                                                                         : ANSWER_TEXT;
+      gboolean   truncated = g_str_equal (behaviour, "reset-mid");
+      unsigned   first_delay = g_str_equal (behaviour, "slow") ? 1500 : 0;
 
       if (stream || truncated)
         {
@@ -468,6 +474,7 @@ lctl_mock_upstream_new (void)
   self->requests = g_ptr_array_new_with_free_func ((GDestroyNotify) mock_request_free);
   self->streams = g_ptr_array_new_with_free_func ((GDestroyNotify) stream_free);
   self->hanging = g_ptr_array_new_with_free_func (g_object_unref);
+  self->behaviours = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   soup_server_add_handler (self->server, NULL, handler, self, NULL);
   return self;
 }
@@ -480,8 +487,20 @@ lctl_mock_upstream_free (LctlMockUpstream *self)
   soup_server_disconnect (self->server);
   g_object_unref (self->server);
   g_ptr_array_unref (self->requests);
+  g_hash_table_unref (self->behaviours);
   g_free (self->base);
   g_free (self);
+}
+
+void
+lctl_mock_upstream_set_behaviour (LctlMockUpstream *self,
+                                  const char       *model,
+                                  const char       *behaviour)
+{
+  if (behaviour != NULL)
+    g_hash_table_replace (self->behaviours, g_strdup (model), g_strdup (behaviour));
+  else
+    g_hash_table_remove (self->behaviours, model);
 }
 
 const char *

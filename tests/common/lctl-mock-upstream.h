@@ -30,27 +30,38 @@ G_BEGIN_DECLS
  *   "context"       400 with a context-window error
  *
  * Streams send one event every 20 ms.
+ *
+ * A real configuration's model names can be pointed at the mock too:
+ * lctl_mock_upstream_set_behaviour() makes any upstream model name answer
+ * as one of the behaviours above (answers still name the model asked for).
  */
 typedef struct _LctlMockUpstream LctlMockUpstream;
 
 typedef struct
 {
-  char *path;
-  char *model;
+  char               *path;
+  char               *model;
   SoupMessageHeaders *headers;
-  JsonNode *body;
+  JsonNode           *body;
 } LctlMockRequest;
 
 LctlMockUpstream *lctl_mock_upstream_new (void);
-void lctl_mock_upstream_free (LctlMockUpstream *self);
+void              lctl_mock_upstream_free (LctlMockUpstream *self);
 
 /* "http://127.0.0.1:PORT" */
 const char *lctl_mock_upstream_get_base (LctlMockUpstream *self);
 
+/* Requests for the upstream model @model are answered as @behaviour (one
+ * of the names above); %NULL forgets the mapping. Takes effect at the next
+ * request, so a test can change an upstream's health between requests. */
+void lctl_mock_upstream_set_behaviour (LctlMockUpstream *self,
+                                       const char       *model,
+                                       const char       *behaviour);
+
 /* Every request received, in order. */
 GPtrArray *lctl_mock_upstream_get_requests (LctlMockUpstream *self);
-unsigned lctl_mock_upstream_count (LctlMockUpstream *self,
-                                   const char       *model);
+unsigned   lctl_mock_upstream_count (LctlMockUpstream *self,
+                                     const char       *model);
 /* Streams the mock was still writing when the client went away. */
 unsigned lctl_mock_upstream_get_disconnects (LctlMockUpstream *self);
 
