@@ -41,7 +41,7 @@ now_ns (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (gint64) ts.tv_sec * 1000000000 + ts.tv_nsec;
+  return (gint64)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* ---- client floor ----------------------------------------------------- */
@@ -95,7 +95,7 @@ send_next (void)
 static int
 cmp_i64 (const void *a, const void *b)
 {
-  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
   return x < y ? -1 : x > y;
 }
 
@@ -104,10 +104,10 @@ pct_us (gint64 *v, int n, double p)
 {
   if (n <= 0)
     return -1;
-  int i = (int) (p / 100.0 * n);
+  int i = (int)(p / 100.0 * n);
   if (i >= n)
     i = n - 1;
-  return (double) v[i] / 1000.0;
+  return (double)v[i] / 1000.0;
 }
 
 static int
@@ -123,18 +123,18 @@ run_client (void)
   gint64 t0 = now_ns ();
   send_next ();
   g_main_loop_run (loop);
-  double secs = (double) (now_ns () - t0) / 1e9;
+  double secs = (double)(now_ns () - t0) / 1e9;
   int ok = done_count - error_count - opt_warmup;
   if (ok < 0)
     ok = 0;
-  qsort (lat, (size_t) ok, sizeof *lat, cmp_i64);
+  qsort (lat, (size_t)ok, sizeof *lat, cmp_i64);
   double sum = 0;
   for (int i = 0; i < ok; i++)
-    sum += (double) lat[i];
+    sum += (double)lat[i];
   printf ("ok=%d errors=%d rps=%.0f lat_p50_us=%.1f lat_p90_us=%.1f lat_p99_us=%.1f "
           "lat_mean_us=%.1f lat_max_us=%.1f\n",
           ok, error_count, done_count / secs, pct_us (lat, ok, 50), pct_us (lat, ok, 90),
-          pct_us (lat, ok, 99), ok ? sum / ok / 1000.0 : -1.0, ok ? (double) lat[ok - 1] / 1000.0 : -1.0);
+          pct_us (lat, ok, 99), ok ? sum / ok / 1000.0 : -1.0, ok ? (double)lat[ok - 1] / 1000.0 : -1.0);
   g_free (lat);
   g_free (request_url);
   g_bytes_unref (request_body);
@@ -265,7 +265,7 @@ run_proxy (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (SoupServer) server = soup_server_new ("server-header", NULL, NULL);
   soup_server_add_handler (server, NULL, on_request, NULL, NULL);
-  if (!soup_server_listen_local (server, (guint) opt_listen_port, SOUP_SERVER_LISTEN_IPV4_ONLY, &error))
+  if (!soup_server_listen_local (server, (guint)opt_listen_port, SOUP_SERVER_LISTEN_IPV4_ONLY, &error))
     {
       g_printerr ("soup-floor: %s\n", error->message);
       return 1;
