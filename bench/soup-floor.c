@@ -14,6 +14,8 @@
  *     the request to the mock on one SoupSession and streams the answer back
  *     chunk by chunk (pause/unpause, as libsoup's simple-proxy example).
  *     No parsing, no routing: whatever litellmctl adds on top is its own cost.
+ *     --threads N runs N such proxies, one per thread, each with its own
+ *     main context, session and SO_REUSEPORT listener.
  */
 
 #include <glib-unix.h>
@@ -22,6 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <time.h>
 
 static int opt_port;
@@ -31,6 +36,7 @@ static int opt_warmup = 200;
 static gboolean opt_idempotent = TRUE;
 static gboolean opt_proxy;
 static int opt_max_conns = 2048;
+static int opt_threads = 1;
 static const char *opt_kind = "openai";
 
 static SoupSession *session;
@@ -244,6 +250,7 @@ on_request (SoupServer *server, SoupServerMessage *smsg, const char *path,
             GHashTable *query, gpointer user_data)
 {
   g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%d%s", opt_port, path);
+  SoupSession *upstream = user_data;
   Forward *f = g_new0 (Forward, 1);
   f->smsg = g_object_ref (smsg);
   f->cancellable = g_cancellable_new ();
@@ -256,15 +263,55 @@ on_request (SoupServer *server, SoupServerMessage *smsg, const char *path,
   soup_message_set_request_body_from_bytes (f->umsg, NULL, body);
   g_signal_connect (smsg, "finished", G_CALLBACK (on_client_gone), f);
   soup_server_message_pause (smsg);
-  soup_session_send_async (session, f->umsg, G_PRIORITY_DEFAULT, f->cancellable, on_sent, f);
+  soup_session_send_async (upstream, f->umsg, G_PRIORITY_DEFAULT, f->cancellable, on_sent, f);
+}
+
+/* One proxy per thread: its own main context, session and SO_REUSEPORT
+ * listener, so the kernel spreads connections and threads share nothing. */
+static gpointer
+proxy_thread (gpointer data)
+{
+  GMainContext *ctx = data;
+  g_autoptr (GError) error = NULL;
+  g_main_context_push_thread_default (ctx);
+  g_autoptr (SoupSession) thread_session = soup_session_new_with_options ("max-conns", opt_max_conns,
+                                                                          "max-conns-per-host", opt_max_conns,
+                                                                          NULL);
+  g_autoptr (SoupServer) server = soup_server_new ("server-header", NULL, NULL);
+  soup_server_add_handler (server, NULL, on_request, thread_session, NULL);
+  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                           G_SOCKET_PROTOCOL_TCP, &error);
+  if (!sock)
+    g_error ("soup-floor: %s", error->message);
+  /* Bound by hand: g_socket_bind() clears SO_REUSEPORT on TCP sockets. */
+  int fd = g_socket_get_fd (sock);
+  int one = 1;
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((guint16)opt_listen_port) };
+  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  if (setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0
+      || setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0
+      || bind (fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+    g_error ("soup-floor: bind: %s", g_strerror (errno));
+  if (!g_socket_listen (sock, &error) || !soup_server_listen_socket (server, sock, 0, &error))
+    g_error ("soup-floor: %s", error->message);
+  g_autoptr (GMainLoop) thread_loop = g_main_loop_new (ctx, FALSE);
+  g_main_loop_run (thread_loop);
+  return NULL;
 }
 
 static int
 run_proxy (void)
 {
   g_autoptr (GError) error = NULL;
+  if (opt_threads > 1)
+    {
+      for (int i = 0; i < opt_threads; i++)
+        g_thread_new ("proxy", proxy_thread, g_main_context_new ());
+      g_main_loop_run (loop);
+      return 0;
+    }
   g_autoptr (SoupServer) server = soup_server_new ("server-header", NULL, NULL);
-  soup_server_add_handler (server, NULL, on_request, NULL, NULL);
+  soup_server_add_handler (server, NULL, on_request, session, NULL);
   if (!soup_server_listen_local (server, (guint)opt_listen_port, SOUP_SERVER_LISTEN_IPV4_ONLY, &error))
     {
       g_printerr ("soup-floor: %s\n", error->message);
@@ -295,6 +342,8 @@ main (int argc, char **argv)
         opt_port = atoi (argv[++i]);
       else if (i + 1 < argc && strcmp (a, "--listen-port") == 0)
         opt_listen_port = atoi (argv[++i]);
+      else if (i + 1 < argc && strcmp (a, "--threads") == 0)
+        opt_threads = atoi (argv[++i]);
       else if (i + 1 < argc && strcmp (a, "--max-conns") == 0)
         opt_max_conns = atoi (argv[++i]);
       else if (i + 1 < argc && strcmp (a, "--n") == 0)
@@ -306,7 +355,7 @@ main (int argc, char **argv)
       else
         {
           g_printerr ("usage: soup-floor --port P [--n N] [--warmup W] [--no-idempotent] [--kind openai|anthropic]\n"
-                      "       soup-floor --proxy --listen-port L --port P\n");
+                      "       soup-floor --proxy --listen-port L --port P [--threads N] [--max-conns N]\n");
           return 2;
         }
     }
