@@ -37,9 +37,24 @@ static gboolean opt_idempotent = TRUE;
 static gboolean opt_proxy;
 static int opt_max_conns = 2048;
 static int opt_threads = 1;
+static gboolean opt_default_proxy_resolver;
+static int opt_backlog = 4096;
 static const char *opt_kind = "openai";
 
 static SoupSession *session;
+
+/* The system proxy resolver (libproxy or GNOME's GIO module) is asked for
+ * every new connection, in a thread; a local proxy never wants it, and with
+ * it a burst of new upstream connections waits seconds. */
+static SoupSession *
+floor_session_new (void)
+{
+  SoupSession *s = soup_session_new_with_options ("max-conns", opt_max_conns,
+                                                  "max-conns-per-host", opt_max_conns, NULL);
+  if (!opt_default_proxy_resolver)
+    soup_session_set_proxy_resolver (s, NULL);
+  return s;
+}
 static GMainLoop *loop;
 
 static gint64
@@ -266,24 +281,19 @@ on_request (SoupServer *server, SoupServerMessage *smsg, const char *path,
   soup_session_send_async (upstream, f->umsg, G_PRIORITY_DEFAULT, f->cancellable, on_sent, f);
 }
 
-/* One proxy per thread: its own main context, session and SO_REUSEPORT
- * listener, so the kernel spreads connections and threads share nothing. */
-static gpointer
-proxy_thread (gpointer data)
+/* Listens on 127.0.0.1:--listen-port with SO_REUSEPORT (threads share the
+ * port) and a real backlog: soup_server_listen_local() and GSocket default to
+ * a backlog of 10, and a burst of clients beyond it loses SYNs and waits 1, 3,
+ * 7… s for retransmission, which is a stall. Bound by hand because
+ * g_socket_bind() clears SO_REUSEPORT on TCP sockets. */
+static void
+floor_server_listen (SoupServer *server)
 {
-  GMainContext *ctx = data;
   g_autoptr (GError) error = NULL;
-  g_main_context_push_thread_default (ctx);
-  g_autoptr (SoupSession) thread_session = soup_session_new_with_options ("max-conns", opt_max_conns,
-                                                                          "max-conns-per-host", opt_max_conns,
-                                                                          NULL);
-  g_autoptr (SoupServer) server = soup_server_new ("server-header", NULL, NULL);
-  soup_server_add_handler (server, NULL, on_request, thread_session, NULL);
   g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
                                            G_SOCKET_PROTOCOL_TCP, &error);
   if (!sock)
     g_error ("soup-floor: %s", error->message);
-  /* Bound by hand: g_socket_bind() clears SO_REUSEPORT on TCP sockets. */
   int fd = g_socket_get_fd (sock);
   int one = 1;
   struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((guint16)opt_listen_port) };
@@ -292,8 +302,22 @@ proxy_thread (gpointer data)
       || setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0
       || bind (fd, (struct sockaddr *)&sa, sizeof sa) < 0)
     g_error ("soup-floor: bind: %s", g_strerror (errno));
+  g_socket_set_listen_backlog (sock, opt_backlog);
   if (!g_socket_listen (sock, &error) || !soup_server_listen_socket (server, sock, 0, &error))
     g_error ("soup-floor: %s", error->message);
+}
+
+/* One proxy per thread: its own main context, session and listener, so the
+ * kernel spreads connections and threads share nothing. */
+static gpointer
+proxy_thread (gpointer data)
+{
+  GMainContext *ctx = data;
+  g_main_context_push_thread_default (ctx);
+  g_autoptr (SoupSession) thread_session = floor_session_new ();
+  g_autoptr (SoupServer) server = soup_server_new ("server-header", NULL, NULL);
+  soup_server_add_handler (server, NULL, on_request, thread_session, NULL);
+  floor_server_listen (server);
   g_autoptr (GMainLoop) thread_loop = g_main_loop_new (ctx, FALSE);
   g_main_loop_run (thread_loop);
   return NULL;
@@ -302,7 +326,6 @@ proxy_thread (gpointer data)
 static int
 run_proxy (void)
 {
-  g_autoptr (GError) error = NULL;
   if (opt_threads > 1)
     {
       for (int i = 0; i < opt_threads; i++)
@@ -312,11 +335,7 @@ run_proxy (void)
     }
   g_autoptr (SoupServer) server = soup_server_new ("server-header", NULL, NULL);
   soup_server_add_handler (server, NULL, on_request, session, NULL);
-  if (!soup_server_listen_local (server, (guint)opt_listen_port, SOUP_SERVER_LISTEN_IPV4_ONLY, &error))
-    {
-      g_printerr ("soup-floor: %s\n", error->message);
-      return 1;
-    }
+  floor_server_listen (server);
   g_main_loop_run (loop);
   return 0;
 }
@@ -342,6 +361,10 @@ main (int argc, char **argv)
         opt_port = atoi (argv[++i]);
       else if (i + 1 < argc && strcmp (a, "--listen-port") == 0)
         opt_listen_port = atoi (argv[++i]);
+      else if (strcmp (a, "--default-proxy-resolver") == 0)
+        opt_default_proxy_resolver = TRUE;
+      else if (i + 1 < argc && strcmp (a, "--backlog") == 0)
+        opt_backlog = atoi (argv[++i]);
       else if (i + 1 < argc && strcmp (a, "--threads") == 0)
         opt_threads = atoi (argv[++i]);
       else if (i + 1 < argc && strcmp (a, "--max-conns") == 0)
@@ -355,7 +378,8 @@ main (int argc, char **argv)
       else
         {
           g_printerr ("usage: soup-floor --port P [--n N] [--warmup W] [--no-idempotent] [--kind openai|anthropic]\n"
-                      "       soup-floor --proxy --listen-port L --port P [--threads N] [--max-conns N]\n");
+                      "       soup-floor --proxy --listen-port L --port P [--threads N] [--max-conns N] [--backlog N]\n"
+                      "       --default-proxy-resolver: keep the system proxy resolver\n");
           return 2;
         }
     }
@@ -364,7 +388,7 @@ main (int argc, char **argv)
   loop = g_main_loop_new (NULL, FALSE);
   /* Pool sized past the 1,000-stream test so that the floor measures libsoup,
    * not a queue in front of a small pool (--max-conns to see that queue). */
-  session = soup_session_new_with_options ("max-conns", opt_max_conns, "max-conns-per-host", opt_max_conns, NULL);
+  session = floor_session_new ();
   g_unix_signal_add (SIGTERM, on_term, NULL);
   g_unix_signal_add (SIGINT, on_term, NULL);
   int ret = opt_proxy ? run_proxy () : run_client ();
