@@ -117,7 +117,8 @@ mean_us (Samples *s)
 static void
 print_pcts (const char *name, Samples *s)
 {
-  qsort (s->v, s->n, sizeof *s->v, cmp_i64);
+  if (s->n > 0)
+    qsort (s->v, s->n, sizeof *s->v, cmp_i64);
   printf (" %s_p50_us=%.1f %s_p90_us=%.1f %s_p99_us=%.1f %s_mean_us=%.1f %s_max_us=%.1f",
           name, pct_us (s, 50), name, pct_us (s, 90), name, pct_us (s, 99), name,
           mean_us (s), name, s->n ? (double)s->v[s->n - 1] / 1000.0 : -1.0);
@@ -450,7 +451,7 @@ conn_read (Conn *c)
 {
   if (c->cap - c->len < 16384)
     {
-      c->cap = c->cap ? c->cap * 2 : 65536;
+      c->cap = c->cap ? c->cap * 2 : 32768;
       c->buf = realloc (c->buf, c->cap);
       if (!c->buf)
         abort ();
@@ -551,6 +552,10 @@ mode_seq (void)
           c.markers, (double)(opt_warmup + opt_n) / secs);
   print_pcts ("lat", &s_lat);
   printf ("\n");
+  fflush (stdout);
+  free (c.buf);
+  if (c.fd >= 0)
+    close (c.fd);
   return s_lat.n == (size_t)opt_n ? 0 : 1;
 }
 
@@ -702,6 +707,11 @@ mode_stream (void)
   if (opt_rss_pids)
     printf (" rss_open_kb=%ld", rss_max);
   printf ("\n");
+  fflush (stdout);
+  for (int i = 0; i < n; i++)
+    free (cs[i].buf);
+  free (cs);
+  close (ep);
   return complete == total ? 0 : 1;
 }
 
