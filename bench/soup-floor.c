@@ -43,9 +43,9 @@ static const char *opt_kind = "openai";
 
 static SoupSession *session;
 
-/* The system proxy resolver (libproxy or GNOME's GIO module) is asked for
- * every new connection, in a thread; a local proxy never wants it, and with
- * it a burst of new upstream connections waits seconds. */
+/* Without the system proxy resolver (libproxy or GNOME's GIO module, asked
+ * in a thread for every new connection) the floor measures libsoup alone;
+ * --default-proxy-resolver keeps it. */
 static SoupSession *
 floor_session_new (void)
 {
