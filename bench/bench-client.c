@@ -62,7 +62,7 @@ now_ns (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 typedef struct
@@ -87,7 +87,7 @@ samples_add (Samples *s, int64_t x)
 static int
 cmp_i64 (const void *a, const void *b)
 {
-  int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
   return x < y ? -1 : x > y;
 }
 
@@ -97,10 +97,10 @@ pct_us (Samples *s, double p)
 {
   if (s->n == 0)
     return -1;
-  size_t i = (size_t) (p / 100.0 * (double) s->n);
+  size_t i = (size_t)(p / 100.0 * (double)s->n);
   if (i >= s->n)
     i = s->n - 1;
-  return (double) s->v[i] / 1000.0;
+  return (double)s->v[i] / 1000.0;
 }
 
 static double
@@ -110,17 +110,18 @@ mean_us (Samples *s)
     return -1;
   double sum = 0;
   for (size_t i = 0; i < s->n; i++)
-    sum += (double) s->v[i];
-  return sum / (double) s->n / 1000.0;
+    sum += (double)s->v[i];
+  return sum / (double)s->n / 1000.0;
 }
 
 static void
 print_pcts (const char *name, Samples *s)
 {
-  qsort (s->v, s->n, sizeof *s->v, cmp_i64);
+  if (s->n > 0)
+    qsort (s->v, s->n, sizeof *s->v, cmp_i64);
   printf (" %s_p50_us=%.1f %s_p90_us=%.1f %s_p99_us=%.1f %s_mean_us=%.1f %s_max_us=%.1f",
           name, pct_us (s, 50), name, pct_us (s, 90), name, pct_us (s, 99), name,
-          mean_us (s), name, s->n ? (double) s->v[s->n - 1] / 1000.0 : -1.0);
+          mean_us (s), name, s->n ? (double)s->v[s->n - 1] / 1000.0 : -1.0);
 }
 
 static long
@@ -131,7 +132,7 @@ rss_kb_of (const char *pids)
   const char *p = pids;
   while (p && *p)
     {
-      long pid = strtol (p, (char **) &p, 10);
+      long pid = strtol (p, (char **)&p, 10);
       if (*p == ',')
         p++;
       char path[64];
@@ -181,16 +182,17 @@ build_request (void)
 {
   char body[2048];
   int blen = build_body (body, sizeof body);
-  const char *path = opt_path ? opt_path : is_anthropic () ? "/v1/messages" : "/v1/chat/completions";
-  request_len = (size_t) snprintf (request, sizeof request,
-                                   "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-                                   "Content-Type: application/json\r\n"
-                                   "Authorization: Bearer sk-bench\r\n%s"
-                                   "%.*s"
-                                   "Content-Length: %d\r\n\r\n%s",
-                                   path, opt_port,
-                                   is_anthropic () ? "x-api-key: sk-bench\r\nanthropic-version: 2023-06-01\r\n" : "",
-                                   (int) opt_headers_len, opt_headers, blen, body);
+  const char *path = opt_path ? opt_path : is_anthropic () ? "/v1/messages"
+                                                           : "/v1/chat/completions";
+  request_len = (size_t)snprintf (request, sizeof request,
+                                  "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                                  "Content-Type: application/json\r\n"
+                                  "Authorization: Bearer sk-bench\r\n%s"
+                                  "%.*s"
+                                  "Content-Length: %d\r\n\r\n%s",
+                                  path, opt_port,
+                                  is_anthropic () ? "x-api-key: sk-bench\r\nanthropic-version: 2023-06-01\r\n" : "",
+                                  (int)opt_headers_len, opt_headers, blen, body);
 }
 
 static int
@@ -201,9 +203,9 @@ connect_loopback (int port, int nonblock)
     return -1;
   int one = 1;
   setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((uint16_t)port) };
   sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  if (connect (fd, (struct sockaddr *) &sa, sizeof sa) < 0 && errno != EINPROGRESS)
+  if (connect (fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS)
     {
       close (fd);
       return -1;
@@ -321,14 +323,14 @@ parse (Conn *c, int64_t t)
           if (!e)
             break;
           char *h = c->buf + pos;
-          size_t hl = (size_t) (e - h) + 4;
+          size_t hl = (size_t)(e - h) + 4;
           if (hl < 12 || memcmp (h, "HTTP/1.", 7) != 0)
             return -1;
           c->status = atoi (h + 9);
           if (h[7] == '0')
             c->keepalive = 0;
           int chunked = 0, has_len = 0;
-          for (char *l = memchr (h, '\n', hl); l && l < e; l = memchr (l + 1, '\n', (size_t) (e - l)))
+          for (char *l = memchr (h, '\n', hl); l && l < e; l = memchr (l + 1, '\n', (size_t)(e - l)))
             {
               char *s = l + 1;
               if (strncasecmp (s, "content-length:", 15) == 0)
@@ -336,7 +338,7 @@ parse (Conn *c, int64_t t)
                   c->left = strtol (s + 15, NULL, 10);
                   has_len = 1;
                 }
-              else if (strncasecmp (s, "transfer-encoding:", 18) == 0 && memmem (s, (size_t) (e - s) < 64 ? (size_t) (e - s) : 64, "chunked", 7))
+              else if (strncasecmp (s, "transfer-encoding:", 18) == 0 && memmem (s, (size_t)(e - s) < 64 ? (size_t)(e - s) : 64, "chunked", 7))
                 chunked = 1;
               else if (strncasecmp (s, "connection:", 11) == 0)
                 {
@@ -351,7 +353,7 @@ parse (Conn *c, int64_t t)
           if (c->status == 100)
             continue; /* interim response: parse the real one */
           if (opt_verbose)
-            fprintf (stderr, "%.*s", (int) hl, h);
+            fprintf (stderr, "%.*s", (int)hl, h);
           if (chunked)
             c->state = P_CHUNK_SIZE;
           else if (has_len)
@@ -367,15 +369,15 @@ parse (Conn *c, int64_t t)
       else if (c->state == P_BODY_LEN)
         {
           size_t n = c->len - pos;
-          if ((long) n > c->left)
-            n = (size_t) c->left;
+          if ((long)n > c->left)
+            n = (size_t)c->left;
           if (n == 0)
             break;
           scan_markers (c, c->buf + pos, n, t);
           if (opt_verbose)
             fwrite (c->buf + pos, 1, n, stderr);
           pos += n;
-          c->left -= (long) n;
+          c->left -= (long)n;
           if (c->left == 0)
             {
               c->state = P_DONE;
@@ -397,21 +399,21 @@ parse (Conn *c, int64_t t)
           c->left = strtol (c->buf + pos, &endp, 16);
           if (endp == c->buf + pos || c->left < 0)
             return -1;
-          pos = (size_t) (e - c->buf) + 2;
+          pos = (size_t)(e - c->buf) + 2;
           c->state = c->left == 0 ? P_TRAILER : P_CHUNK_DATA;
         }
       else if (c->state == P_CHUNK_DATA)
         {
           size_t n = c->len - pos;
-          if ((long) n > c->left)
-            n = (size_t) c->left;
+          if ((long)n > c->left)
+            n = (size_t)c->left;
           if (n == 0)
             break;
           scan_markers (c, c->buf + pos, n, t);
           if (opt_verbose)
             fwrite (c->buf + pos, 1, n, stderr);
           pos += n;
-          c->left -= (long) n;
+          c->left -= (long)n;
           if (c->left == 0)
             c->state = P_CHUNK_CRLF;
         }
@@ -428,7 +430,7 @@ parse (Conn *c, int64_t t)
           if (!e)
             break;
           int empty = e == c->buf + pos;
-          pos = (size_t) (e - c->buf) + 2;
+          pos = (size_t)(e - c->buf) + 2;
           if (empty)
             {
               c->state = P_DONE;
@@ -449,7 +451,7 @@ conn_read (Conn *c)
 {
   if (c->cap - c->len < 16384)
     {
-      c->cap = c->cap ? c->cap * 2 : 65536;
+      c->cap = c->cap ? c->cap * 2 : 32768;
       c->buf = realloc (c->buf, c->cap);
       if (!c->buf)
         abort ();
@@ -470,7 +472,7 @@ send_all (int fd, const char *p, size_t n)
           return -1;
         }
       p += w;
-      n -= (size_t) w;
+      n -= (size_t)w;
     }
   return 0;
 }
@@ -495,7 +497,7 @@ roundtrip (Conn *c)
             return c->status;
           return -1;
         }
-      c->len += (size_t) r;
+      c->len += (size_t)r;
       int p = parse (c, t);
       if (p < 0)
         return -1;
@@ -545,19 +547,23 @@ mode_seq (void)
           setsockopt (c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         }
     }
-  double secs = (double) (now_ns () - t0) / 1e9;
+  double secs = (double)(now_ns () - t0) / 1e9;
   printf ("ok=%zu errors=%d reconnects=%d markers=%d rps=%.0f", s_lat.n, errors, reconnects,
-          c.markers, (double) (opt_warmup + opt_n) / secs);
+          c.markers, (double)(opt_warmup + opt_n) / secs);
   print_pcts ("lat", &s_lat);
   printf ("\n");
-  return s_lat.n == (size_t) opt_n ? 0 : 1;
+  fflush (stdout);
+  free (c.buf);
+  if (c.fd >= 0)
+    close (c.fd);
+  return s_lat.n == (size_t)opt_n ? 0 : 1;
 }
 
 static int
 mode_stream (void)
 {
   int n = opt_streams;
-  Conn *cs = calloc ((size_t) n, sizeof *cs);
+  Conn *cs = calloc ((size_t)n, sizeof *cs);
   int ep = epoll_create1 (EPOLL_CLOEXEC);
   int open_count = 0;
   for (int i = 0; i < n; i++)
@@ -573,7 +579,7 @@ mode_stream (void)
       open_count++;
     }
   int64_t t0 = now_ns ();
-  int64_t deadline = t0 + (int64_t) opt_timeout_ms * 1000000;
+  int64_t deadline = t0 + (int64_t)opt_timeout_ms * 1000000;
   int64_t next_rss = t0;
   long rss_max = 0;
   int complete = 0, stalled = 0, wrong = 0;
@@ -622,7 +628,7 @@ mode_stream (void)
                 goto response_done;
               goto fail;
             }
-          c->len += (size_t) r;
+          c->len += (size_t)r;
           int p = parse (c, t);
           if (p < 0)
             goto fail;
@@ -639,7 +645,7 @@ mode_stream (void)
               if (opt_verbose)
                 fprintf (stderr, "stream got %d chunks, expected %d\n", c->markers, opt_expect_chunks);
             }
-          else if (c->maxgap > (int64_t) opt_stall_ms * 1000000)
+          else if (c->maxgap > (int64_t)opt_stall_ms * 1000000)
             stalled++;
           else
             complete++;
@@ -695,12 +701,17 @@ mode_stream (void)
   int total = n * opt_rounds;
   printf ("streams=%d complete=%d stalled=%d wrong_chunks=%d failed=%d unfinished=%d chunks=%zu maxgap_ms=%.1f secs=%.2f",
           total, complete, stalled, wrong, failed, unfinished, s_chunk.n,
-          (double) g_maxgap / 1e6, (double) (now_ns () - t0) / 1e9);
+          (double)g_maxgap / 1e6, (double)(now_ns () - t0) / 1e9);
   print_pcts ("ttft", &s_ttft);
   print_pcts ("chunk", &s_chunk);
   if (opt_rss_pids)
     printf (" rss_open_kb=%ld", rss_max);
   printf ("\n");
+  fflush (stdout);
+  for (int i = 0; i < n; i++)
+    free (cs[i].buf);
+  free (cs);
+  close (ep);
   return complete == total ? 0 : 1;
 }
 
@@ -730,7 +741,7 @@ mode_coldstart (char **cmd)
       _exit (127);
     }
   setpgid (pid, pid);
-  int64_t deadline = t0 + (int64_t) opt_timeout_ms * 1000000;
+  int64_t deadline = t0 + (int64_t)opt_timeout_ms * 1000000;
   int ok = 0, status = -1;
   struct timeval tv = { .tv_sec = 5 };
   while (now_ns () < deadline)
@@ -739,7 +750,7 @@ mode_coldstart (char **cmd)
       if (waitpid (pid, &ws, WNOHANG) == pid)
         {
           fprintf (stderr, "coldstart: %s exited early (status %d)\n", cmd[0], ws);
-          printf ("coldstart_ms=-1 pid=0\n");
+          printf ("coldstart_ms=-1.0 pid=0 status=-1\n");
           return 1;
         }
       Conn c = { 0 };
@@ -758,8 +769,8 @@ mode_coldstart (char **cmd)
         }
       usleep (status > 0 ? 20000 : 1000);
     }
-  double ms = (double) (now_ns () - t0) / 1e6;
-  printf ("coldstart_ms=%.1f pid=%d status=%d\n", ok ? ms : -1.0, (int) pid, status);
+  double ms = (double)(now_ns () - t0) / 1e6;
+  printf ("coldstart_ms=%.1f pid=%d status=%d\n", ok ? ms : -1.0, (int)pid, status);
   fflush (stdout);
   if (!opt_keep || !ok)
     {
@@ -783,7 +794,7 @@ mode_freeport (void)
   struct sockaddr_in sa = { .sin_family = AF_INET };
   sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   socklen_t sl = sizeof sa;
-  if (bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0 || getsockname (fd, (struct sockaddr *) &sa, &sl) < 0)
+  if (bind (fd, (struct sockaddr *)&sa, sizeof sa) < 0 || getsockname (fd, (struct sockaddr *)&sa, &sl) < 0)
     return 1;
   printf ("%d\n", ntohs (sa.sin_port));
   close (fd);
@@ -859,9 +870,9 @@ main (int argc, char **argv)
         {
           int w = snprintf (opt_headers + opt_headers_len, sizeof opt_headers - opt_headers_len,
                             "%s\r\n", argv[++i]);
-          if (w < 0 || (size_t) w >= sizeof opt_headers - opt_headers_len)
+          if (w < 0 || (size_t)w >= sizeof opt_headers - opt_headers_len)
             usage ();
-          opt_headers_len += (size_t) w;
+          opt_headers_len += (size_t)w;
         }
       else
         usage ();

@@ -80,38 +80,32 @@ static int opt_chunks = 20;
 static long opt_delay_us = 0;
 static volatile sig_atomic_t quit;
 
-static const char OPENAI_BODY[] =
-  "{\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion\",\"created\":1700000000,"
-  "\"model\":\"bench\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
-  "\"content\":\"Hello from the mock upstream.\"},\"logprobs\":null,\"finish_reason\":\"stop\"}],"
-  "\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":7,\"total_tokens\":17}}";
+static const char OPENAI_BODY[] = "{\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion\",\"created\":1700000000,"
+                                  "\"model\":\"bench\",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+                                  "\"content\":\"Hello from the mock upstream.\"},\"logprobs\":null,\"finish_reason\":\"stop\"}],"
+                                  "\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":7,\"total_tokens\":17}}";
 
-static const char ANTHROPIC_BODY[] =
-  "{\"id\":\"msg_mock\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"bench\","
-  "\"content\":[{\"type\":\"text\",\"text\":\"Hello from the mock upstream.\"}],"
-  "\"stop_reason\":\"end_turn\",\"stop_sequence\":null,"
-  "\"usage\":{\"input_tokens\":10,\"output_tokens\":7}}";
+static const char ANTHROPIC_BODY[] = "{\"id\":\"msg_mock\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"bench\","
+                                     "\"content\":[{\"type\":\"text\",\"text\":\"Hello from the mock upstream.\"}],"
+                                     "\"stop_reason\":\"end_turn\",\"stop_sequence\":null,"
+                                     "\"usage\":{\"input_tokens\":10,\"output_tokens\":7}}";
 
 static char openai_resp[1024], anthropic_resp[1024];
 static size_t openai_resp_len, anthropic_resp_len;
 
-static const char NOT_FOUND[] =
-  "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 21\r\n\r\n"
-  "{\"error\":\"not found\"}";
-static const char HEALTH[] =
-  "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
-static const char BAD_REQUEST[] =
-  "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-static const char STREAM_HEADERS[] =
-  "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-  "Transfer-Encoding: chunked\r\n\r\n";
+static const char NOT_FOUND[] = "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 21\r\n\r\n"
+                                "{\"error\":\"not found\"}";
+static const char HEALTH[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok";
+static const char BAD_REQUEST[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+static const char STREAM_HEADERS[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+                                     "Transfer-Encoding: chunked\r\n\r\n";
 
 static int64_t
 now_ns (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void
@@ -177,7 +171,7 @@ conn_flush (Worker *w, Conn *c)
           conn_close (w, c);
           return -1;
         }
-      c->out_off += (size_t) n;
+      c->out_off += (size_t)n;
     }
   int pending = c->out_off < c->out_len;
   if (!pending)
@@ -204,7 +198,7 @@ append_chunk (Conn *c, const char *data, size_t len)
 {
   char hdr[32];
   int h = snprintf (hdr, sizeof hdr, "%zx\r\n", len);
-  out_append (c, hdr, (size_t) h);
+  out_append (c, hdr, (size_t)h);
   out_append (c, data, len);
   out_append (c, "\r\n", 2);
 }
@@ -215,7 +209,7 @@ static void
 append_delta (Conn *c, int first)
 {
   char ev[512];
-  long long ts = (long long) now_ns ();
+  long long ts = (long long)now_ns ();
   int n;
   if (c->kind == KIND_OPENAI)
     n = snprintf (ev, sizeof ev,
@@ -235,7 +229,7 @@ append_delta (Conn *c, int first)
                           "\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
                         : "",
                   ts);
-  append_chunk (c, ev, (size_t) n);
+  append_chunk (c, ev, (size_t)n);
 }
 
 static void
@@ -261,7 +255,7 @@ append_stream_end (Conn *c)
                   "\"usage\":{\"output_tokens\":%d}}\n\n"
                   "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
                   c->chunks_total);
-  append_chunk (c, ev, (size_t) n);
+  append_chunk (c, ev, (size_t)n);
   out_append (c, "0\r\n\r\n", 5);
 }
 
@@ -296,10 +290,10 @@ find_header (const char *hdr, const char *end, const char *name, size_t *vlen)
   const char *p = hdr;
   while (p < end)
     {
-      const char *eol = memchr (p, '\n', (size_t) (end - p));
+      const char *eol = memchr (p, '\n', (size_t)(end - p));
       if (!eol)
         eol = end;
-      if ((size_t) (eol - p) > nl && p[nl] == ':' && strncasecmp (p, name, nl) == 0)
+      if ((size_t)(eol - p) > nl && p[nl] == ':' && strncasecmp (p, name, nl) == 0)
         {
           const char *v = p + nl + 1;
           while (v < eol && (*v == ' ' || *v == '\t'))
@@ -307,7 +301,7 @@ find_header (const char *hdr, const char *end, const char *name, size_t *vlen)
           const char *ve = eol;
           while (ve > v && (ve[-1] == '\r' || ve[-1] == ' '))
             ve--;
-          *vlen = (size_t) (ve - v);
+          *vlen = (size_t)(ve - v);
           return v;
         }
       p = eol + 1;
@@ -321,7 +315,7 @@ json_value (const char *body, size_t len, const char *key)
   const char *end = body + len;
   size_t kl = strlen (key);
   const char *p = body;
-  while ((p = memmem (p, (size_t) (end - p), key, kl)))
+  while ((p = memmem (p, (size_t)(end - p), key, kl)))
     {
       const char *q = p + kl;
       while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
@@ -344,7 +338,7 @@ model_knobs (const char *body, size_t len, int *chunks, long *delay_us)
   const char *v = json_value (body, len, "\"model\"");
   if (!v || *v != '"')
     return;
-  const char *end = memchr (v + 1, '"', (size_t) (body + len - v - 1));
+  const char *end = memchr (v + 1, '"', (size_t)(body + len - v - 1));
   if (!end)
     return;
   for (const char *p = v + 1; p + 2 < end; p++)
@@ -387,13 +381,13 @@ dechunk (const char *b, size_t len, char **dec, size_t *dec_len, size_t *dec_cap
       unsigned long sz = strtoul (b + i, &endp, 16);
       if (endp == b + i)
         return -1;
-      i = (size_t) (eol - b) + 2;
+      i = (size_t)(eol - b) + 2;
       if (sz == 0)
         {
           /* Trailers are not supported: expect the final CRLF. */
           if (len - i < 2)
             return 0;
-          return (long) (i + 2);
+          return (long)(i + 2);
         }
       if (len - i < sz + 2)
         return 0;
@@ -421,12 +415,12 @@ conn_process (Worker *w, Conn *c)
             goto bad;
           break;
         }
-      size_t hlen = (size_t) (hend - req) + 4;
+      size_t hlen = (size_t)(hend - req) + 4;
       const char *sp1 = memchr (req, ' ', hlen);
       if (!sp1)
         goto bad;
       const char *target = sp1 + 1;
-      const char *sp2 = memchr (target, ' ', (size_t) (hend - target));
+      const char *sp2 = memchr (target, ' ', (size_t)(hend - target));
       if (!sp2)
         goto bad;
       const char *hdrs = memchr (req, '\n', hlen) + 1;
@@ -453,29 +447,29 @@ conn_process (Worker *w, Conn *c)
           if (used == 0)
             goto incomplete;
           body = dec;
-          total = hlen + (size_t) used;
+          total = hlen + (size_t)used;
         }
       else
         {
           if (clen < 0 || clen > 64 * 1024 * 1024)
             goto bad;
-          if (avail - hlen < (size_t) clen)
+          if (avail - hlen < (size_t)clen)
             goto incomplete;
-          body_len = (size_t) clen;
+          body_len = (size_t)clen;
           total = hlen + body_len;
         }
 
       if ((v = find_header (hdrs, hend + 2, "connection", &vlen))
           && vlen == 5 && strncasecmp (v, "close", 5) == 0)
         c->close_after = 1;
-      if (memmem (req, (size_t) (sp2 - req) + 10, "HTTP/1.0", 8)
+      if (memmem (req, (size_t)(sp2 - req) + 10, "HTTP/1.0", 8)
           && !((v = find_header (hdrs, hend + 2, "connection", &vlen))
                && vlen == 10 && strncasecmp (v, "keep-alive", 10) == 0))
         c->close_after = 1;
 
-      const char *qs = memchr (target, '?', (size_t) (sp2 - target));
+      const char *qs = memchr (target, '?', (size_t)(sp2 - target));
       const char *pend = qs ? qs : sp2;
-      size_t plen = (size_t) (pend - target);
+      size_t plen = (size_t)(pend - target);
       int is_post = sp1 - req == 4 && memcmp (req, "POST", 4) == 0;
       int kind = -1;
       if (is_post && plen >= 17 && memcmp (pend - 17, "/chat/completions", 17) == 0)
@@ -522,9 +516,11 @@ conn_process (Worker *w, Conn *c)
         long md = -1;
         model_knobs (body, body_len, &mc, &md);
         if (chunks < 0)
-          chunks = qc >= 0 ? qc : mc >= 0 ? mc : opt_chunks;
+          chunks = qc >= 0 ? qc : mc >= 0 ? mc
+                                          : opt_chunks;
         if (delay < 0)
-          delay = qd >= 0 ? qd : md >= 0 ? md : opt_delay_us;
+          delay = qd >= 0 ? qd : md >= 0 ? md
+                                         : opt_delay_us;
       }
       if (chunks < 1)
         chunks = 1;
@@ -545,7 +541,7 @@ conn_process (Worker *w, Conn *c)
           continue;
         }
       c->chunk_next = 1;
-      c->delay_ns = (int64_t) delay * 1000;
+      c->delay_ns = (int64_t)delay * 1000;
       c->next_due = now_ns () + c->delay_ns;
       stream_start (w, c);
       continue;
@@ -668,7 +664,7 @@ worker_run (void *data)
                 }
               if (r > 0)
                 {
-                  c->in_len += (size_t) r;
+                  c->in_len += (size_t)r;
                   if (!c->streaming)
                     conn_process (w, c);
                 }
@@ -687,10 +683,10 @@ make_listener (int port)
   int one = 1;
   setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((uint16_t)port) };
   /* Loopback only: the benchmark never listens anywhere else. */
   sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  if (bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen (fd, 4096) < 0)
+  if (bind (fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen (fd, 4096) < 0)
     {
       perror ("bind/listen");
       return -1;
@@ -738,21 +734,21 @@ main (int argc, char **argv)
   if (threads < 1 || threads > 64)
     usage ();
 
-  openai_resp_len = (size_t) snprintf (openai_resp, sizeof openai_resp,
-                                       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                       "Content-Length: %zu\r\n\r\n%s",
-                                       sizeof OPENAI_BODY - 1, OPENAI_BODY);
-  anthropic_resp_len = (size_t) snprintf (anthropic_resp, sizeof anthropic_resp,
-                                          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                          "Content-Length: %zu\r\n\r\n%s",
-                                          sizeof ANTHROPIC_BODY - 1, ANTHROPIC_BODY);
+  openai_resp_len = (size_t)snprintf (openai_resp, sizeof openai_resp,
+                                      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                      "Content-Length: %zu\r\n\r\n%s",
+                                      sizeof OPENAI_BODY - 1, OPENAI_BODY);
+  anthropic_resp_len = (size_t)snprintf (anthropic_resp, sizeof anthropic_resp,
+                                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                         "Content-Length: %zu\r\n\r\n%s",
+                                         sizeof ANTHROPIC_BODY - 1, ANTHROPIC_BODY);
 
   struct sigaction sa = { .sa_handler = on_signal };
   sigaction (SIGTERM, &sa, NULL);
   sigaction (SIGINT, &sa, NULL);
   signal (SIGPIPE, SIG_IGN);
 
-  Worker *ws = calloc ((size_t) threads, sizeof *ws);
+  Worker *ws = calloc ((size_t)threads, sizeof *ws);
   for (int t = 0; t < threads; t++)
     {
       ws[t].lfd = make_listener (port);
@@ -762,7 +758,7 @@ main (int argc, char **argv)
         {
           struct sockaddr_in bound;
           socklen_t sl = sizeof bound;
-          getsockname (ws[t].lfd, (struct sockaddr *) &bound, &sl);
+          getsockname (ws[t].lfd, (struct sockaddr *)&bound, &sl);
           port = ntohs (bound.sin_port);
         }
       ws[t].epfd = epoll_create1 (EPOLL_CLOEXEC);
@@ -787,7 +783,7 @@ main (int argc, char **argv)
       fflush (stdout);
     }
 
-  pthread_t *tids = calloc ((size_t) threads, sizeof *tids);
+  pthread_t *tids = calloc ((size_t)threads, sizeof *tids);
   for (int t = 1; t < threads; t++)
     pthread_create (&tids[t], NULL, worker_run, &ws[t]);
   worker_run (&ws[0]);

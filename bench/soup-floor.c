@@ -14,6 +14,8 @@
  *     the request to the mock on one SoupSession and streams the answer back
  *     chunk by chunk (pause/unpause, as libsoup's simple-proxy example).
  *     No parsing, no routing: whatever litellmctl adds on top is its own cost.
+ *     --threads N runs N such proxies, one per thread, each with its own
+ *     main context, session and SO_REUSEPORT listener.
  */
 
 #include <glib-unix.h>
@@ -22,6 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <time.h>
 
 static int opt_port;
@@ -31,9 +36,25 @@ static int opt_warmup = 200;
 static gboolean opt_idempotent = TRUE;
 static gboolean opt_proxy;
 static int opt_max_conns = 2048;
+static int opt_threads = 1;
+static gboolean opt_default_proxy_resolver;
+static int opt_backlog = 4096;
 static const char *opt_kind = "openai";
 
 static SoupSession *session;
+
+/* Without the system proxy resolver (libproxy or GNOME's GIO module, asked
+ * in a thread for every new connection) the floor measures libsoup alone;
+ * --default-proxy-resolver keeps it. */
+static SoupSession *
+floor_session_new (void)
+{
+  SoupSession *s = soup_session_new_with_options ("max-conns", opt_max_conns,
+                                                  "max-conns-per-host", opt_max_conns, NULL);
+  if (!opt_default_proxy_resolver)
+    soup_session_set_proxy_resolver (s, NULL);
+  return s;
+}
 static GMainLoop *loop;
 
 static gint64
@@ -41,7 +62,7 @@ now_ns (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (gint64) ts.tv_sec * 1000000000 + ts.tv_nsec;
+  return (gint64)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* ---- client floor ----------------------------------------------------- */
@@ -95,7 +116,7 @@ send_next (void)
 static int
 cmp_i64 (const void *a, const void *b)
 {
-  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
   return x < y ? -1 : x > y;
 }
 
@@ -104,10 +125,10 @@ pct_us (gint64 *v, int n, double p)
 {
   if (n <= 0)
     return -1;
-  int i = (int) (p / 100.0 * n);
+  int i = (int)(p / 100.0 * n);
   if (i >= n)
     i = n - 1;
-  return (double) v[i] / 1000.0;
+  return (double)v[i] / 1000.0;
 }
 
 static int
@@ -123,18 +144,18 @@ run_client (void)
   gint64 t0 = now_ns ();
   send_next ();
   g_main_loop_run (loop);
-  double secs = (double) (now_ns () - t0) / 1e9;
+  double secs = (double)(now_ns () - t0) / 1e9;
   int ok = done_count - error_count - opt_warmup;
   if (ok < 0)
     ok = 0;
-  qsort (lat, (size_t) ok, sizeof *lat, cmp_i64);
+  qsort (lat, (size_t)ok, sizeof *lat, cmp_i64);
   double sum = 0;
   for (int i = 0; i < ok; i++)
-    sum += (double) lat[i];
+    sum += (double)lat[i];
   printf ("ok=%d errors=%d rps=%.0f lat_p50_us=%.1f lat_p90_us=%.1f lat_p99_us=%.1f "
           "lat_mean_us=%.1f lat_max_us=%.1f\n",
           ok, error_count, done_count / secs, pct_us (lat, ok, 50), pct_us (lat, ok, 90),
-          pct_us (lat, ok, 99), ok ? sum / ok / 1000.0 : -1.0, ok ? (double) lat[ok - 1] / 1000.0 : -1.0);
+          pct_us (lat, ok, 99), ok ? sum / ok / 1000.0 : -1.0, ok ? (double)lat[ok - 1] / 1000.0 : -1.0);
   g_free (lat);
   g_free (request_url);
   g_bytes_unref (request_body);
@@ -244,6 +265,7 @@ on_request (SoupServer *server, SoupServerMessage *smsg, const char *path,
             GHashTable *query, gpointer user_data)
 {
   g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%d%s", opt_port, path);
+  SoupSession *upstream = user_data;
   Forward *f = g_new0 (Forward, 1);
   f->smsg = g_object_ref (smsg);
   f->cancellable = g_cancellable_new ();
@@ -256,20 +278,64 @@ on_request (SoupServer *server, SoupServerMessage *smsg, const char *path,
   soup_message_set_request_body_from_bytes (f->umsg, NULL, body);
   g_signal_connect (smsg, "finished", G_CALLBACK (on_client_gone), f);
   soup_server_message_pause (smsg);
-  soup_session_send_async (session, f->umsg, G_PRIORITY_DEFAULT, f->cancellable, on_sent, f);
+  soup_session_send_async (upstream, f->umsg, G_PRIORITY_DEFAULT, f->cancellable, on_sent, f);
+}
+
+/* Listens on 127.0.0.1:--listen-port with SO_REUSEPORT (threads share the
+ * port) and a real backlog: soup_server_listen_local() and GSocket default to
+ * a backlog of 10, and a burst of clients beyond it loses SYNs and waits 1, 3,
+ * 7… s for retransmission, which is a stall. Bound by hand because
+ * g_socket_bind() clears SO_REUSEPORT on TCP sockets. */
+static void
+floor_server_listen (SoupServer *server)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                           G_SOCKET_PROTOCOL_TCP, &error);
+  if (!sock)
+    g_error ("soup-floor: %s", error->message);
+  int fd = g_socket_get_fd (sock);
+  int one = 1;
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((guint16)opt_listen_port) };
+  sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  if (setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0
+      || setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0
+      || bind (fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+    g_error ("soup-floor: bind: %s", g_strerror (errno));
+  g_socket_set_listen_backlog (sock, opt_backlog);
+  if (!g_socket_listen (sock, &error) || !soup_server_listen_socket (server, sock, 0, &error))
+    g_error ("soup-floor: %s", error->message);
+}
+
+/* One proxy per thread: its own main context, session and listener, so the
+ * kernel spreads connections and threads share nothing. */
+static gpointer
+proxy_thread (gpointer data)
+{
+  GMainContext *ctx = data;
+  g_main_context_push_thread_default (ctx);
+  g_autoptr (SoupSession) thread_session = floor_session_new ();
+  g_autoptr (SoupServer) server = soup_server_new ("server-header", NULL, NULL);
+  soup_server_add_handler (server, NULL, on_request, thread_session, NULL);
+  floor_server_listen (server);
+  g_autoptr (GMainLoop) thread_loop = g_main_loop_new (ctx, FALSE);
+  g_main_loop_run (thread_loop);
+  return NULL;
 }
 
 static int
 run_proxy (void)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (SoupServer) server = soup_server_new ("server-header", NULL, NULL);
-  soup_server_add_handler (server, NULL, on_request, NULL, NULL);
-  if (!soup_server_listen_local (server, (guint) opt_listen_port, SOUP_SERVER_LISTEN_IPV4_ONLY, &error))
+  if (opt_threads > 1)
     {
-      g_printerr ("soup-floor: %s\n", error->message);
-      return 1;
+      for (int i = 0; i < opt_threads; i++)
+        g_thread_new ("proxy", proxy_thread, g_main_context_new ());
+      g_main_loop_run (loop);
+      return 0;
     }
+  g_autoptr (SoupServer) server = soup_server_new ("server-header", NULL, NULL);
+  soup_server_add_handler (server, NULL, on_request, session, NULL);
+  floor_server_listen (server);
   g_main_loop_run (loop);
   return 0;
 }
@@ -295,6 +361,12 @@ main (int argc, char **argv)
         opt_port = atoi (argv[++i]);
       else if (i + 1 < argc && strcmp (a, "--listen-port") == 0)
         opt_listen_port = atoi (argv[++i]);
+      else if (strcmp (a, "--default-proxy-resolver") == 0)
+        opt_default_proxy_resolver = TRUE;
+      else if (i + 1 < argc && strcmp (a, "--backlog") == 0)
+        opt_backlog = atoi (argv[++i]);
+      else if (i + 1 < argc && strcmp (a, "--threads") == 0)
+        opt_threads = atoi (argv[++i]);
       else if (i + 1 < argc && strcmp (a, "--max-conns") == 0)
         opt_max_conns = atoi (argv[++i]);
       else if (i + 1 < argc && strcmp (a, "--n") == 0)
@@ -306,7 +378,8 @@ main (int argc, char **argv)
       else
         {
           g_printerr ("usage: soup-floor --port P [--n N] [--warmup W] [--no-idempotent] [--kind openai|anthropic]\n"
-                      "       soup-floor --proxy --listen-port L --port P\n");
+                      "       soup-floor --proxy --listen-port L --port P [--threads N] [--max-conns N] [--backlog N]\n"
+                      "       --default-proxy-resolver: keep the system proxy resolver\n");
           return 2;
         }
     }
@@ -315,7 +388,7 @@ main (int argc, char **argv)
   loop = g_main_loop_new (NULL, FALSE);
   /* Pool sized past the 1,000-stream test so that the floor measures libsoup,
    * not a queue in front of a small pool (--max-conns to see that queue). */
-  session = soup_session_new_with_options ("max-conns", opt_max_conns, "max-conns-per-host", opt_max_conns, NULL);
+  session = floor_session_new ();
   g_unix_signal_add (SIGTERM, on_term, NULL);
   g_unix_signal_add (SIGINT, on_term, NULL);
   int ret = opt_proxy ? run_proxy () : run_client ();
