@@ -475,18 +475,6 @@ lctl_mock_oauth_script_polls (LctlMockOAuth *mock,
   va_end (ap);
 }
 
-unsigned
-lctl_test_free_port (void)
-{
-  g_autoptr (GSocketListener) listener = g_socket_listener_new ();
-  g_autoptr (GError) error = NULL;
-  guint16 port = g_socket_listener_add_any_inet_port (listener, NULL, &error);
-
-  g_assert_no_error (error);
-  g_socket_listener_close (listener);
-  return port;
-}
-
 typedef struct
 {
   GBytes *bytes;

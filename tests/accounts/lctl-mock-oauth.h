@@ -74,7 +74,6 @@ char *lctl_mock_oauth_make_jwt (const char *account_id,
                                 gint64 exp);
 
 /* A free TCP port on localhost for callback servers. */
-unsigned lctl_test_free_port (void);
 
 /* Plays the browser: GETs @url following redirects; returns the final
  * status and body. */
