@@ -710,6 +710,175 @@ test_fuzz (void)
   g_rand_free (rand);
 }
 
+/* Structural fuzz: valid JSON with a value of the wrong type somewhere,
+ * which byte mutations rarely produce and typed accessors must survive. */
+static JsonNode *
+random_node (GRand *rand)
+{
+  JsonNode *node;
+
+  switch (g_rand_int_range (rand, 0, 7))
+    {
+      case 0:
+        return json_node_new (JSON_NODE_NULL);
+      case 1:
+        node = json_node_new (JSON_NODE_VALUE);
+        json_node_set_int (node, g_rand_int_range (rand, -5, 5));
+        return node;
+      case 2:
+        node = json_node_new (JSON_NODE_VALUE);
+        json_node_set_string (node, "text");
+        return node;
+      case 3:
+        node = json_node_new (JSON_NODE_VALUE);
+        json_node_set_boolean (node, TRUE);
+        return node;
+      case 4:
+        node = json_node_new (JSON_NODE_ARRAY);
+        json_node_take_array (node, json_array_new ());
+        return node;
+      case 5:
+        node = json_node_new (JSON_NODE_VALUE);
+        json_node_set_double (node, 1e300);
+        return node;
+      default:
+        node = json_node_new (JSON_NODE_OBJECT);
+        json_node_take_object (node, json_object_new ());
+        return node;
+    }
+}
+
+/* Replaces the @target-th node (depth-first) under @node. */
+static gboolean
+replace_nth (JsonNode *node,
+             int *target,
+             GRand *rand)
+{
+  if (JSON_NODE_HOLDS_OBJECT (node))
+    {
+      JsonObject *object = json_node_get_object (node);
+      g_autoptr (GList) members = json_object_get_members (object);
+
+      for (GList *l = members; l != NULL; l = l->next)
+        {
+          if ((*target)-- == 0)
+            {
+              json_object_set_member (object, l->data, random_node (rand));
+              return TRUE;
+            }
+          if (replace_nth (json_object_get_member (object, l->data), target, rand))
+            return TRUE;
+        }
+    }
+  else if (JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+
+      for (unsigned i = 0; i < json_array_get_length (array); i++)
+        {
+          if ((*target)-- == 0)
+            {
+              /* json-glib has no replace; rebuild the array. */
+              JsonArray *copy = json_array_new ();
+
+              for (unsigned j = 0; j < json_array_get_length (array); j++)
+                json_array_add_element (copy, j == i ? random_node (rand) : json_node_copy (json_array_get_element (array, j)));
+              json_node_take_array (node, copy);
+              return TRUE;
+            }
+          if (replace_nth (json_array_get_element (array, i), target, rand))
+            return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+static char *
+mutate_json (const char *text,
+             GRand *rand)
+{
+  g_autoptr (JsonNode) root = parse_json (text);
+  int target = g_rand_int_range (rand, 0, 200);
+
+  replace_nth (root, &target, rand);
+  return json_to_string (root, FALSE);
+}
+
+static void
+structural_fuzz (const char *name,
+                 LctlDialect dialect,
+                 FuzzFunc func,
+                 GRand *rand)
+{
+  g_autofree char *text = fixture_text (name, NULL);
+
+  for (int round = 0; round < 400; round++)
+    {
+      g_autofree char *mutated = mutate_json (text, rand);
+
+      func (dialect, mutated, strlen (mutated));
+    }
+}
+
+static void
+structural_fuzz_stream (const char *name,
+                        LctlDialect dialect,
+                        GRand *rand)
+{
+  gsize length = 0;
+  g_autofree char *text = fixture_text (name, &length);
+  g_autoptr (GPtrArray) sse = sse_parse_all (text, length);
+
+  for (int round = 0; round < 200; round++)
+    {
+      g_autoptr (LctlStreamDecoder) decoder = lctl_stream_decoder_new (dialect);
+      g_autoptr (GPtrArray) events = lctl_ir_event_array_new ();
+      unsigned victim = g_rand_int_range (rand, 0, sse->len);
+
+      for (unsigned i = 0; i < sse->len; i++)
+        {
+          LctlSseEvent *event = sse->pdata[i];
+          g_autofree char *data = NULL;
+
+          if (i == victim && g_str_has_prefix (event->data, "{"))
+            data = mutate_json (event->data, rand);
+          else
+            data = g_strdup (event->data);
+          lctl_stream_decoder_feed_event (decoder, event->event, data, events, NULL);
+        }
+      lctl_stream_decoder_finish (decoder, events);
+      {
+        g_autoptr (GString) a = encode_stream (LCTL_DIALECT_ANTHROPIC, events, TRUE);
+        g_autoptr (GString) b = encode_stream (LCTL_DIALECT_OPENAI_CHAT, events, TRUE);
+        g_autoptr (LctlIrResponse) response = lctl_ir_response_new ();
+
+        for (unsigned i = 0; i < events->len; i++)
+          lctl_ir_response_add_event (response, events->pdata[i]);
+      }
+    }
+}
+
+static void
+test_structural_fuzz (void)
+{
+  GRand *rand = g_rand_new_with_seed (4242);
+
+  structural_fuzz ("anthropic-request-claude-code.json", LCTL_DIALECT_ANTHROPIC, fuzz_request, rand);
+  structural_fuzz ("anthropic-request-tools.json", LCTL_DIALECT_ANTHROPIC, fuzz_request, rand);
+  structural_fuzz ("anthropic-request-images.json", LCTL_DIALECT_ANTHROPIC, fuzz_request, rand);
+  structural_fuzz ("openai-request-qwen.json", LCTL_DIALECT_OPENAI_CHAT, fuzz_request, rand);
+  structural_fuzz ("openai-request-images.json", LCTL_DIALECT_OPENAI_CHAT, fuzz_request, rand);
+  structural_fuzz ("anthropic-response-tool-use.json", LCTL_DIALECT_ANTHROPIC, fuzz_response, rand);
+  structural_fuzz ("anthropic-response-thinking.json", LCTL_DIALECT_ANTHROPIC, fuzz_response, rand);
+  structural_fuzz ("openai-response-tools.json", LCTL_DIALECT_OPENAI_CHAT, fuzz_response, rand);
+  structural_fuzz ("openai-response-reasoning.json", LCTL_DIALECT_OPENAI_CHAT, fuzz_response, rand);
+  structural_fuzz ("openai-error-context.json", LCTL_DIALECT_OPENAI_CHAT, fuzz_response, rand);
+  structural_fuzz ("anthropic-error-overloaded.json", LCTL_DIALECT_ANTHROPIC, fuzz_response, rand);
+  structural_fuzz_stream ("anthropic-stream-tool.sse", LCTL_DIALECT_ANTHROPIC, rand);
+  structural_fuzz_stream ("openai-stream-tools.sse", LCTL_DIALECT_OPENAI_CHAT, rand);
+  g_rand_free (rand);
+}
+
 int
 main (int argc,
       char *argv[])
@@ -730,6 +899,7 @@ main (int argc,
   g_test_add_func ("/dialect-translate/tool-id-sanitized", test_tool_id_sanitized);
   g_test_add_func ("/dialect-translate/defaults", test_defaults);
   g_test_add_func ("/dialect-translate/fuzz", test_fuzz);
+  g_test_add_func ("/dialect-translate/structural-fuzz", test_structural_fuzz);
 
   return g_test_run ();
 }

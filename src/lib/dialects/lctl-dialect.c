@@ -125,7 +125,7 @@ lctl_json_parse (const char *body,
                  const char *what,
                  GError **error)
 {
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GError) local_error = NULL;
   JsonNode *root;
 
@@ -379,13 +379,6 @@ lctl_dialect_passthrough_request (LctlDialect dialect,
 
   if (root == NULL)
     return NULL;
-  /* The parser's tree is immutable; edit a copy. */
-  {
-    JsonNode *copy = json_node_copy (root);
-
-    json_node_unref (root);
-    root = copy;
-  }
   object = json_node_get_object (root);
   if (upstream_model != NULL)
     json_object_set_string_member (object, "model", upstream_model);

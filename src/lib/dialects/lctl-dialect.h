@@ -20,6 +20,33 @@ G_BEGIN_DECLS
  * with a message naming the field ("messages[2].content[0]: …"), to be
  * answered as a 400 through lctl_ir_error_from_gerror() and
  * lctl_dialect_build_error().
+ *
+ * A request, in order:
+ *
+ *   request = lctl_dialect_parse_request (client, body, len, &error);
+ *   lctl_ir_request_apply_defaults (request, deployment->params);
+ *   if (client == upstream)   // untouched but for model and defaults
+ *     up = lctl_dialect_passthrough_request (client, body, len, model, params, &error);
+ *   else
+ *     up = lctl_dialect_build_request (upstream, request, model, &options, &error);
+ *   // streaming:
+ *   decoder = lctl_stream_decoder_new (upstream);
+ *   encoder = lctl_stream_encoder_new (client, request->model, request->include_usage);
+ *   on each chunk: lctl_stream_decoder_feed_bytes (decoder, buf, n, events, &error);
+ *                  for each event: write+flush lctl_stream_encoder_encode (encoder, event);
+ *   on EOF:        lctl_stream_decoder_finish (decoder, events); encode those too.
+ *   on failure:    nothing sent yet (lctl_stream_encoder_has_output() FALSE) →
+ *                  retry/fall back; else write lctl_stream_encoder_error ().
+ *   // not streaming:
+ *   response = lctl_dialect_parse_response (upstream, body, len, &error);
+ *   client_body = lctl_dialect_build_response (client, response, request->model);
+ *   // upstream error (status >= 400):
+ *   ir_error = lctl_dialect_parse_error (upstream, status, body, len, retry_after_header);
+ *   client_body = lctl_dialect_build_error (client, ir_error, &client_status);
+ *
+ * A stream-only upstream serves a non-streaming client by folding events
+ * with lctl_ir_response_add_event(); a complete response (mock_response)
+ * serves a streaming client through lctl_ir_response_to_events().
  */
 
 /**
