@@ -792,7 +792,12 @@ check_chain (Fixture *fixture,
       if (i == 0)
         g_assert_cmpuint (status, ==, 429);
       else if (i < 3)
-        g_assert_true (status == 401 || status == 0);
+        {
+          g_assert_true (status == 401 || status == 0);
+          /* Without a login the user is told how to get one. */
+          if (status == 401)
+            g_assert_nonnull (strstr (lookup_s (attempt, "error"), "litellmctl auth"));
+        }
       else
         g_assert_cmpuint (status, ==, 200);
       /* Failures say why; the success says nothing. */
