@@ -856,6 +856,43 @@ param_double (JsonObject *params,
   return json_node_get_double (node);
 }
 
+/* Protocol hints of one dialect that another cannot carry and whose loss
+ * does not change what the answer means (Claude Code always sends the first
+ * two): dropped by design, whatever drop_params says. */
+static const char *const hints[] = {
+  "context_management", "output_config", "service_tier", "metadata", "prompt_cache_key",
+  "store", "client_metadata", "include", "speed", "user", NULL
+};
+
+/* Returns FALSE after answering 400 when drop_params is false and the
+ * upstream cannot take a parameter the client set. */
+static gboolean
+report_dropped (LctlExchange *ex,
+                GPtrArray    *dropped)
+{
+  g_autoptr (GString) refused = g_string_new (NULL);
+  g_autoptr (GString) all = g_string_new (NULL);
+
+  for (unsigned i = 0; i < dropped->len; i++)
+    {
+      const char *name = g_ptr_array_index (dropped, i);
+
+      g_string_append_printf (all, "%s%s", all->len > 0 ? ", " : "", name);
+      if (!g_strv_contains (hints, name))
+        g_string_append_printf (refused, "%s%s", refused->len > 0 ? ", " : "", name);
+    }
+  lctl_debug (LCTL_DEBUG_HTTP, "%s: dropped for %s: %s", ex->id, ex->attempt.deployment->model, all->str);
+  if (ex->config->drop_params || refused->len == 0)
+    return TRUE;
+  {
+    g_autofree char *message = g_strdup_printf ("%s does not support: %s (set litellm_settings.drop_params: true to drop them)",
+                                                ex->attempt.deployment->model, refused->str);
+
+    respond_new_error (ex, LCTL_IR_ERROR_INVALID_REQUEST, SOUP_STATUS_BAD_REQUEST, message);
+  }
+  return FALSE;
+}
+
 /* Builds the upstream body for this attempt. Returns NULL after answering
  * the client (drop_params: false and a parameter the upstream can't take). */
 static GBytes *
@@ -889,21 +926,8 @@ build_upstream_body (LctlExchange *ex,
             ex->tool_names = lctl_tool_names_sanitize_request (request);
           node = lctl_dialect_build_request (provider->dialect, request, ex->attempt.upstream_model, &options, &error);
         }
-      if (node != NULL && dropped->len > 0)
-        {
-          g_ptr_array_add (dropped, NULL);
-          if (!ex->config->drop_params)
-            {
-              g_autofree char *names = g_strjoinv (", ", (char **) dropped->pdata);
-              g_autofree char *message = g_strdup_printf ("%s does not support: %s (set litellm_settings.drop_params: true to drop them)",
-                                                          deployment->model, names);
-
-              respond_new_error (ex, LCTL_IR_ERROR_INVALID_REQUEST, SOUP_STATUS_BAD_REQUEST, message);
-              return NULL;
-            }
-          lctl_debug (LCTL_DEBUG_HTTP, "%s: dropped for %s: %s", ex->id, deployment->model,
-                      g_strjoinv (", ", (char **) dropped->pdata));
-        }
+      if (node != NULL && dropped->len > 0 && !report_dropped (ex, dropped))
+        return NULL;
     }
 
   if (node == NULL)

@@ -899,9 +899,10 @@ lctl_anthropic_build_request (const LctlIrRequest *request,
     }
   if (!isnan (request->top_p))
     {
-      /* Current Claude models refuse temperature and top_p together. */
+      /* Current Claude models refuse temperature and top_p together: a
+       * deliberate mapping, not a parameter the upstream lacks. */
       if (!same && json_object_has_member (body, "temperature"))
-        lctl_build_options_drop (options, "top_p");
+        ;
       else if (!thinking_on || request->top_p >= 0.95 || same)
         json_object_set_double_member (body, "top_p", request->top_p);
       else
