@@ -9,6 +9,7 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "lctl-json.h"
 #include "lctl-error.h"
 #include "lctl-server.h"
 
@@ -112,7 +113,7 @@ lctl_server_respond_error (SoupServerMessage *msg,
     }
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
-  json = json_to_string (root, FALSE);
+  json = lctl_json_to_string (root);
   lctl_server_respond_json (msg, status, json);
 }
 
@@ -231,7 +232,7 @@ serve_models (LctlServer        *self,
   json_builder_end_array (builder);
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
-  json = json_to_string (root, FALSE);
+  json = lctl_json_to_string (root);
   lctl_server_respond_json (msg, SOUP_STATUS_OK, json);
 }
 
@@ -257,7 +258,7 @@ serve_model (LctlServer        *self,
     }
   add_model_object (builder, config, id, self->config_applied_at);
   root = json_builder_get_root (builder);
-  json = json_to_string (root, FALSE);
+  json = lctl_json_to_string (root);
   lctl_server_respond_json (msg, SOUP_STATUS_OK, json);
 }
 

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include "lctl-json.h"
 #include "lctl-count-tokens.h"
 
 /*
@@ -178,7 +179,7 @@ count_json (JsonNode *node)
 
   if (node == NULL)
     return 0;
-  text = json_to_string (node, FALSE);
+  text = lctl_json_to_string (node);
   return lctl_count_tokens_text (text);
 }
 

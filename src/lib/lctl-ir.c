@@ -264,8 +264,12 @@ static const char *const proxy_setting_keys[] = {
   "litellm_credential_name",
   "auto_router_config",
   "mock_testing_fallbacks",
-  /* Not standard LiteLLM params, seen in hand-written configs (PROTOCOLS §7). */
+  /* Ours: the idle timeout between stream events. */
+  "stream_idle_timeout",
+  /* Not standard LiteLLM params, seen in hand-written configs (the seed's
+   * Z.AI entries, PROTOCOLS §7): model capabilities, not body fields. */
   "input",
+  "reasoning",
 };
 
 gboolean

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <stdarg.h>
 
@@ -186,6 +187,26 @@ lctl_test_source_path (const char *first_element,
   return g_build_filenamev ((char **) parts->pdata);
 }
 
+/* GTestDBus's watcher (which kills the bus when this process dies) reads
+ * a pipe whose writing end this process keeps without close-on-exec: a
+ * second bus daemon inherits it, the watcher then never sees this process
+ * die, and a failed assertion leaves bus and daemon holding the test's
+ * output until meson's timeout. Nothing here is meant for children. */
+static void
+close_fds_on_exec (void)
+{
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      int fd = atoi (name);
+
+      if (fd > 2)
+        fcntl (fd, F_SETFD, fcntl (fd, F_GETFD) | FD_CLOEXEC);
+    }
+}
+
 GTestDBus *
 lctl_test_dbus_up (void)
 {
@@ -193,6 +214,7 @@ lctl_test_dbus_up (void)
   GTestDBus  *bus;
 
   g_assert_nonnull (service_dir);
+  close_fds_on_exec ();
   bus = g_test_dbus_new (G_TEST_DBUS_NONE);
   g_test_dbus_add_service_dir (bus, service_dir);
   g_test_dbus_up (bus);

@@ -4,7 +4,6 @@
  */
 #include "config.h"
 
-#include <fcntl.h>
 #include <json-glib/json-glib.h>
 #include <stdlib.h>
 
@@ -176,26 +175,6 @@ set_closed_base (const char *variable,
   g_setenv (variable, base, TRUE);
 }
 
-/* GTestDBus's watcher (which kills the bus when this process dies) reads
- * a pipe whose writing end this process keeps without close-on-exec: a
- * second bus daemon inherits it, the watcher then never sees this process
- * die, and a failed assertion leaves bus and daemon holding the test's
- * output until meson's timeout. Nothing here is meant for children. */
-static void
-close_fds_on_exec (void)
-{
-  g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      int fd = atoi (name);
-
-      if (fd > 2)
-        fcntl (fd, F_SETFD, fcntl (fd, F_GETFD) | FD_CLOEXEC);
-    }
-}
-
 static void
 fixture_setup (Fixture      *fixture,
                gconstpointer data)
@@ -237,7 +216,6 @@ fixture_setup (Fixture      *fixture,
   set_closed_base ("QWEN_PORTAL_API_BASE", "/v1");
   set_closed_base ("CHATGPT_API_BASE", "/backend-api/codex");
   set_closed_base ("GEMINI_CLI_API_BASE", "/v1internal");
-  close_fds_on_exec ();
   fixture->bus = lctl_test_dbus_up ();
 
   fixture->connection = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &error);

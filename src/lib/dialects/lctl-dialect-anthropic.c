@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "lctl-json.h"
 #include "lctl-dialect-anthropic.h"
 #include "lctl-sse.h"
 
@@ -210,7 +211,7 @@ parse_block (JsonNode *node,
           g_set_error (error, LCTL_ERROR, LCTL_ERROR_INVALID_ARGUMENT, "%s: tool_use needs an id and a name", where);
           return NULL;
         }
-      part->arguments = input != NULL ? json_to_string (input, FALSE) : g_strdup ("{}");
+      part->arguments = input != NULL ? lctl_json_to_string (input) : g_strdup ("{}");
     }
   else if (g_str_equal (type, "tool_result"))
     {
@@ -1482,7 +1483,7 @@ write_event (GString *out,
              JsonObject *object)
 {
   g_autoptr (JsonNode) node = lctl_json_node_new_object (object);
-  g_autofree char *data = json_to_string (node, FALSE);
+  g_autofree char *data = lctl_json_to_string (node);
 
   lctl_sse_append_event (out, name, data);
 }
@@ -1765,7 +1766,7 @@ lctl_anthropic_encoder_error (LctlAnthropicEncoder *encoder,
                               GString *out)
 {
   g_autoptr (JsonNode) body = lctl_anthropic_build_error (error, NULL);
-  g_autofree char *data = json_to_string (body, FALSE);
+  g_autofree char *data = lctl_json_to_string (body);
 
   lctl_sse_append_event (out, "error", data);
   encoder->done = TRUE;

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "lctl-json.h"
 #include "lctl-dialect-openai-chat.h"
 #include "lctl-sse.h"
 
@@ -206,7 +207,7 @@ parse_tool_calls (JsonArray *calls,
       if (is_string (arguments))
         part->arguments = g_strdup (json_node_get_string (arguments));
       else if (arguments != NULL)
-        part->arguments = json_to_string (arguments, FALSE);
+        part->arguments = lctl_json_to_string (arguments);
       else
         part->arguments = g_strdup ("{}");
       g_ptr_array_add (message->parts, part);
@@ -1586,7 +1587,7 @@ write_data (GString *out,
             JsonObject *object)
 {
   g_autoptr (JsonNode) node = lctl_json_node_new_object (object);
-  g_autofree char *data = json_to_string (node, FALSE);
+  g_autofree char *data = lctl_json_to_string (node);
 
   lctl_sse_append_event (out, NULL, data);
 }
@@ -1785,7 +1786,7 @@ lctl_openai_chat_encoder_error (LctlOpenaiChatEncoder *encoder,
                                 GString *out)
 {
   g_autoptr (JsonNode) body = lctl_openai_chat_build_error (error, NULL);
-  g_autofree char *data = json_to_string (body, FALSE);
+  g_autofree char *data = lctl_json_to_string (body);
 
   lctl_sse_append_event (out, NULL, data);
   encoder->done = TRUE;

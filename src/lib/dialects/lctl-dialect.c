@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lctl-json.h"
 #include "lctl-dialect-anthropic.h"
 #include "lctl-dialect-openai-chat.h"
 #include "lctl-dialect-private.h"
@@ -207,7 +208,7 @@ lctl_dialect_json_instruction (const LctlIrRequest *request)
                          "no prose, no Markdown code fences.");
       case LCTL_IR_FORMAT_JSON_SCHEMA:
         if (request->response_format.schema != NULL)
-          schema = json_to_string (request->response_format.schema, FALSE);
+          schema = lctl_json_to_string (request->response_format.schema);
         return g_strdup_printf ("Respond with a single valid JSON object and nothing else "
                                 "(no prose, no Markdown code fences), conforming to this "
                                 "JSON Schema:\n%s",
@@ -483,13 +484,7 @@ lctl_dialect_build_error (LctlDialect dialect,
 GBytes *
 lctl_dialect_node_to_bytes (JsonNode *node)
 {
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  gsize length = 0;
-  char *text;
-
-  json_generator_set_root (generator, node);
-  text = json_generator_to_data (generator, &length);
-  return g_bytes_new_take (text, length);
+  return lctl_json_to_bytes (node);
 }
 
 /* ---- Streams ---- */
