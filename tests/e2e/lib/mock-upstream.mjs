@@ -78,7 +78,29 @@ function readBody(req) {
 // Request checks a real upstream would make: the proxy must not send what
 // the real API rejects.
 
-function checkOpenAI(body) {
+// Top-level request keys the real APIs accept; anything else is rejected
+// ("Unrecognized request argument supplied" / "Extra inputs are not
+// permitted"), so settings of the proxy must never leak into the body.
+const OPENAI_KEYS = new Set([
+  'model', 'messages', 'max_tokens', 'max_completion_tokens', 'stream', 'stream_options', 'temperature', 'top_p', 'n',
+  'stop', 'presence_penalty', 'frequency_penalty', 'logit_bias', 'logprobs', 'top_logprobs', 'user', 'tools',
+  'tool_choice', 'parallel_tool_calls', 'response_format', 'seed', 'reasoning_effort', 'service_tier', 'store',
+  'metadata', 'modalities', 'audio', 'prediction', 'web_search_options', 'verbosity', 'prompt_cache_key',
+  'safety_identifier', 'functions', 'function_call',
+]);
+const ANTHROPIC_KEYS = new Set([
+  'model', 'messages', 'max_tokens', 'system', 'metadata', 'stop_sequences', 'stream', 'temperature', 'top_p', 'top_k',
+  'tools', 'tool_choice', 'thinking', 'service_tier', 'container', 'mcp_servers', 'context_management', 'output_config',
+  'output_format', 'inference_geo',
+]);
+
+function unknownKeys(body, known, tolerated) {
+  return Object.keys(body).filter((k) => !known.has(k) && !tolerated.has(k));
+}
+
+function checkOpenAI(body, tolerated) {
+  const extra = unknownKeys(body, OPENAI_KEYS, tolerated);
+  if (extra.length > 0) return `Unrecognized request argument supplied: ${extra.join(', ')}`;
   if (typeof body.model !== 'string') return 'model: required';
   if (!Array.isArray(body.messages) || body.messages.length === 0) return 'messages: required';
   const open = new Set();
@@ -108,7 +130,9 @@ function checkOpenAI(body) {
   return null;
 }
 
-function checkAnthropic(body, countOnly, betas) {
+function checkAnthropic(body, countOnly, betas, tolerated) {
+  const extra = unknownKeys(body, ANTHROPIC_KEYS, tolerated);
+  if (extra.length > 0) return `${extra[0]}: Extra inputs are not permitted`;
   if (typeof body.model !== 'string') return 'model: Field required';
   if (!countOnly && !Number.isInteger(body.max_tokens)) return 'max_tokens: Field required';
   if (!Array.isArray(body.messages) || body.messages.length === 0) return 'messages: Field required';
@@ -562,6 +586,8 @@ export class MockUpstream {
   constructor() {
     this.requests = [];
     this.scripts = new Map();
+    // Unknown body keys to accept anyway (see tolerate()).
+    this.tolerated = new Set();
     this.server = http.createServer((req, res) => this.#handle(req, res));
     this.sockets = new Set();
     this.server.on('connection', (s) => {
@@ -589,6 +615,12 @@ export class MockUpstream {
   // signature} | {type: 'tool', id, name, args}], stop: 'end'|'tool' }.
   script(scenario, fn) {
     this.scripts.set(scenario, fn);
+  }
+
+  // Accepts an unknown body key a real API would reject: only for a test of
+  // something else while a known proxy bug sends it.
+  tolerate(key) {
+    this.tolerated.add(key);
   }
 
   // The requests whose upstream model is exactly @model, oldest first.
@@ -621,7 +653,7 @@ export class MockUpstream {
     try {
       if (req.method === 'POST' && url.pathname === '/openai/v1/chat/completions') {
         record.dialect = 'openai';
-        const problem = checkOpenAI(record.body);
+        const problem = checkOpenAI(record.body, this.tolerated);
         if (problem !== null) {
           record.rejected = problem;
           return openaiError(res, 400, problem, 'invalid_request_error', null);
@@ -644,7 +676,7 @@ export class MockUpstream {
             return anthropicError(res, 400, 'invalid_request_error', record.rejected);
           }
         }
-        const problem = checkAnthropic(record.body, countOnly, betas);
+        const problem = checkAnthropic(record.body, countOnly, betas, this.tolerated);
         if (problem !== null) {
           record.rejected = problem;
           return anthropicError(res, 400, 'invalid_request_error', problem);
