@@ -12,11 +12,11 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { MASTER_KEY, loadSdks, startStack } from './lib/harness.mjs';
-import { TEXT, UNICODE_PARTS } from './lib/mock-upstream.mjs';
+import { NUL_PARTS, TEXT, UNICODE_PARTS } from './lib/mock-upstream.mjs';
 
 const UPSTREAMS = ['openai', 'anthropic'];
 const CLIENTS = ['anthropic', 'openai'];
-const SCENARIOS = ['chunky', 'crlf', 'nodone', 'gzip', 'err400', 'html', 'silent', 'stall'];
+const SCENARIOS = ['chunky', 'crlf', 'nodone', 'gzip', 'err400', 'html', 'silent', 'stall', 'nul'];
 const PING_MS = 200;
 const IDLE_TIMEOUT_S = 1;
 
@@ -158,6 +158,18 @@ for (const c of CLIENTS)
       if (c === 'anthropic') assert.match(raw.text, /event: message_stop/);
       else assert.match(raw.text, /data: \[DONE\]/);
     });
+
+    // BUG (reported): json-glib cuts strings at NUL and leaves U+001F
+    // unescaped, so the SDK fails to parse the event. Remove `todo` when
+    // fixed.
+    test(
+      `${c} client -> ${u} upstream: NUL and control characters in answers arrive intact`,
+      { todo: 'NUL truncates strings and U+001F is written unescaped (invalid JSON)' },
+      async () => {
+        assert.equal((await jsonText(c, name(c, u, 'nul', 'j'))).text, NUL_PARTS.join(''));
+        assert.equal((await streamText(c, name(c, u, 'nul'))).text, NUL_PARTS.join(''));
+      },
+    );
 
     t('gzip-compressed JSON answer', async () => {
       const r = await jsonText(c, name(c, u, 'gzip', 'j'));

@@ -38,6 +38,9 @@ export const COUNT_TOKENS = 4242;
 export const REDACTED_DATA = 'EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpPkNRj2YfWXGmKDxH4mPnZ5sQ7vB5URj2pabc+def/ghiJ==';
 // Multi-byte UTF-8 that a byte-wise split cuts in the middle of characters.
 export const UNICODE_PARTS = ['Grüße ', '你好世界', ' 🌍🚀', ' “done”'];
+// Control characters, NUL included, are valid in JSON strings (\u0000) and
+// turn up in tool output; a C string must not cut them off.
+export const NUL_PARTS = ['before\u0000after', ' \u0001\u001f end'];
 export const SLOW_PARTS = Array.from({ length: 100 }, (_, i) => `tick${i} `);
 export const RETRY_AFTER = '7';
 
@@ -118,6 +121,9 @@ function checkOpenAI(body, tolerated) {
       }
     }
     if (m.role === 'tool') {
+      // Tool messages carry text only: a string or text parts.
+      if (Array.isArray(m.content) && m.content.some((part) => part.type !== 'text'))
+        return `messages[${i}].content: tool messages accept only text parts, got ${m.content.map((part) => part.type).join(', ')}`;
       if (!open.has(m.tool_call_id)) return `messages[${i}]: tool_call_id ${m.tool_call_id} does not answer a preceding tool call`;
       open.delete(m.tool_call_id);
     }
@@ -246,6 +252,8 @@ function plan(dialect, body, scripts) {
       return { blocks: [{ type: 'text', parts: TEXT_PARTS }], stop: 'end', errorAfter: 2 };
     case 'earlyerror':
       return { blocks: [{ type: 'text', parts: TEXT_PARTS }], stop: 'end', errorAfter: 0 };
+    case 'nul':
+      return { blocks: [{ type: 'text', parts: NUL_PARTS }], stop: 'end' };
     case 'chunky':
       return { blocks: [{ type: 'text', parts: UNICODE_PARTS }], stop: 'end', chunky: true };
     case 'crlf':
@@ -645,7 +653,8 @@ export class MockUpstream {
     res.on('error', () => {});
     try {
       record.body = JSON.parse(raw);
-    } catch {
+    } catch (e) {
+      record.rejected = `body is not JSON: ${e.message}`;
       res.writeHead(400, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { message: 'body is not JSON', type: 'invalid_request_error' } }));
       return;
