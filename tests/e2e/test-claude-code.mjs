@@ -189,7 +189,7 @@ test('Claude Code print mode: turn with a tool call, Anthropic upstream', async 
 // support: context_management, output_config", although output_config's
 // effort is mapped to reasoning_effort and context_management has no
 // upstream meaning (issue 3 item 9: map or drop deliberately). Remove
-// `todo` when fixed; meson then reports an unexpected pass.
+// `todo` when fixed (meson fails a TODO test that passes).
 test(
   'Claude Code print mode: turn with a tool call, OpenAI-compatible upstream, default drop_params',
   { todo: 'proxy rejects Claude Code output_config/context_management for OpenAI upstreams unless drop_params: true' },
