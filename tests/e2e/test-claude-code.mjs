@@ -224,3 +224,29 @@ test('Claude Code print mode: wildcard group claude-* -> anthropic/* passes the 
     await stack.stop();
   }
 });
+
+test('Claude Code print mode: an upstream 429 with retry-after reaches Claude Code, which waits and completes the turn', async () => {
+  const stack = await startFor('openai', DROP_PARAMS);
+  // The first main-loop request is refused with retry-after: 1; Claude Code
+  // honours the header (PROTOCOLS.md B3) and the retry gets the tool call.
+  let refused = 0;
+  const note = path.join(work, 'project', 'note.txt');
+  stack.mock.script('cc', (body, d, { lastToolResult }) => {
+    if (!(body.tools?.length > 0)) return { blocks: [{ type: 'text', parts: ['side answer'] }], stop: 'end' };
+    if (refused++ === 0) return { error: 429, retryAfter: '1' };
+    if (lastToolResult !== null) return { blocks: [{ type: 'text', parts: ['The note says: ', lastToolResult] }], stop: 'end' };
+    return { blocks: [{ type: 'tool', id: CALL_ID.openai, name: 'Read', args: JSON.stringify({ file_path: note }) }], stop: 'tool' };
+  });
+  try {
+    const t0 = Date.now();
+    const run = await runClaude(stack.daemon.url, 'Read note.txt and tell me the secret word.', 'cc-main', 'retry');
+    const diag = `exit ${run.code}\nstdout: ${run.stdout}\ndaemon: ${stack.daemon.log().slice(-1500)}`;
+    assert.equal(run.code, 0, diag);
+    assert.match(run.result?.result ?? '', /PAPAYA/, diag);
+    assert.ok(Date.now() - t0 >= 1000, 'Claude Code waited for retry-after');
+    const main = stack.mock.requests.filter((r) => r.body?.model === 'cc.openai' && r.body?.tools?.length > 0);
+    assert.equal(main.length, 3, 'the refused request, its retry, the turn with the tool result');
+  } finally {
+    await stack.stop();
+  }
+});

@@ -324,9 +324,9 @@ function sendHtml(res) {
 // ---------------------------------------------------------------------
 // OpenAI Chat Completions
 
-function openaiError(res, status, message, type, code) {
+function openaiError(res, status, message, type, code, retryAfter = RETRY_AFTER) {
   const headers = { 'content-type': 'application/json' };
-  if (status === 429) headers['retry-after'] = RETRY_AFTER;
+  if (status === 429) headers['retry-after'] = retryAfter;
   res.writeHead(status, headers);
   res.end(JSON.stringify({ error: { message, type, param: null, code } }));
 }
@@ -359,7 +359,7 @@ async function serveOpenAI(req, res, body, record, scripts) {
   const p = plan('openai', body, scripts);
   record.scenario = scenarioOf(body.model);
   if (p.html) return sendHtml(res);
-  if (p.error === 429) return openaiError(res, 429, 'Rate limit reached for requests (mock)', 'requests', 'rate_limit_exceeded');
+  if (p.error === 429) return openaiError(res, 429, 'Rate limit reached for requests (mock)', 'requests', 'rate_limit_exceeded', p.retryAfter);
   if (p.error === 400)
     return openaiError(
       res,
@@ -471,9 +471,9 @@ async function streamOpenAI(p, delta, chunk, body) {
 // ---------------------------------------------------------------------
 // Anthropic Messages
 
-function anthropicError(res, status, type, message) {
+function anthropicError(res, status, type, message, retryAfter = RETRY_AFTER) {
   const headers = { 'content-type': 'application/json', 'request-id': 'req_mock_error' };
-  if (status === 429) headers['retry-after'] = RETRY_AFTER;
+  if (status === 429) headers['retry-after'] = retryAfter;
   res.writeHead(status, headers);
   res.end(JSON.stringify({ type: 'error', error: { type, message }, request_id: 'req_mock_error' }));
 }
@@ -491,7 +491,7 @@ async function serveAnthropic(req, res, body, record, scripts) {
   const p = plan('anthropic', body, scripts);
   record.scenario = scenarioOf(body.model);
   if (p.html) return sendHtml(res);
-  if (p.error === 429) return anthropicError(res, 429, 'rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit (mock)');
+  if (p.error === 429) return anthropicError(res, 429, 'rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit (mock)', p.retryAfter);
   if (p.error === 400) return anthropicError(res, 400, 'invalid_request_error', 'prompt is too long: 210000 tokens > 200000 maximum');
   if (p.error === 529) return anthropicError(res, 529, 'overloaded_error', 'Overloaded (mock)');
   if (p.error) return anthropicError(res, 500, 'api_error', 'Internal server error (mock)');
