@@ -27,7 +27,7 @@ let work;
 
 // The wrapper package's postinstall replaces bin/claude.exe by the native
 // binary of the platform package; without it, use that binary directly.
-function findClaude(dir) {
+function findClaude(dir, home) {
   const platform = `${process.platform}-${process.arch}`;
   const candidates = [
     path.join(dir, 'node_modules', '.bin', 'claude'),
@@ -35,7 +35,7 @@ function findClaude(dir) {
     path.join(dir, 'node_modules', '@anthropic-ai', `claude-code-${platform}-musl`, 'claude'),
   ];
   for (const c of candidates) {
-    const r = spawnSync(c, ['--version'], { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH, HOME: os.tmpdir() } });
+    const r = spawnSync(c, ['--version'], { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH, HOME: home } });
     if (r.status === 0 && /Claude Code/.test(r.stdout)) return { path: c, version: r.stdout.trim() };
   }
   throw new Error(`no runnable Claude Code binary among ${candidates.join(', ')}`);
@@ -44,8 +44,9 @@ function findClaude(dir) {
 before(async () => {
   const dir = await ensureNpmPackages('claude-code');
   startWatchdog();
-  claude = findClaude(dir);
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'litellmctl-e2e-cc-'));
+  fs.mkdirSync(path.join(work, 'home-version'));
+  claude = findClaude(dir, path.join(work, 'home-version'));
   fs.mkdirSync(path.join(work, 'project'));
   fs.writeFileSync(path.join(work, 'project', 'note.txt'), `${SECRET}\n`);
 });
