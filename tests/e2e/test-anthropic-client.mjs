@@ -356,6 +356,13 @@ for (const upstream of UPSTREAMS) {
       messages: [{ role: 'user', content: 'How many tokens is this sentence?' }],
     });
     assert.ok(Number.isInteger(res.input_tokens) && res.input_tokens > 0, `input_tokens ${res.input_tokens}`);
+    // Claude Code's /context calls it as POST /v1/messages/count_tokens?beta=true.
+    const beta = await client.beta.messages.countTokens({
+      model: `${upstream}-text-count`,
+      betas: ['token-counting-2024-11-01'],
+      messages: [{ role: 'user', content: 'How many tokens is this sentence?' }],
+    });
+    assert.ok(beta.input_tokens > 0);
     // An Anthropic upstream may count exactly; nothing else may call it.
     const calls = stack.mock.requestsFor(upstreamModel(upstream, 'text', 'count'));
     for (const c of calls) assert.equal(c.path, '/anthropic/v1/messages/count_tokens');

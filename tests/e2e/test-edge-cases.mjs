@@ -64,7 +64,7 @@ after(async () => {
 // daemon with SIGSEGV in handle_events() (lctl-proxy.c:593, reading
 // ex->pending_events after respond_error() finished the exchange). These
 // tests get a daemon of their own so the crash cannot take the others
-// down; remove `todo` when fixed (meson then reports an unexpected pass).
+// down; remove `todo` when fixed (meson fails a TODO test that passes).
 const STREAM_ERROR_TODO = 'daemon crashes (SIGSEGV in handle_events) on an upstream error event after content started';
 
 async function withOwnStack(client, u, fn) {

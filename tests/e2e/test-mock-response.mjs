@@ -144,6 +144,8 @@ test('raw wire, as curl and Claude Code send it: Claude Code shape: ?beta=true, 
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type'), /^text\/event-stream/);
   assert.equal(res.headers.get('x-litellm-model-group'), 'demo');
+  assert.equal(res.headers.get('x-litellmctl-deployment'), 'openai/demo');
+  assert.ok(Number(res.headers.get('x-litellm-overhead-duration-ms')) >= 0, 'overhead header on a stream');
   const events = await readSse(res);
   const names = events.map((e) => e.event).filter((e) => e !== 'ping');
   assert.deepEqual(names.slice(0, 2), ['message_start', 'content_block_start']);

@@ -12,11 +12,11 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { MASTER_KEY, loadSdks, startStack } from './lib/harness.mjs';
-import { TEXT, UNICODE_PARTS } from './lib/mock-upstream.mjs';
+import { NUL_PARTS, TEXT, UNICODE_PARTS } from './lib/mock-upstream.mjs';
 
 const UPSTREAMS = ['openai', 'anthropic'];
 const CLIENTS = ['anthropic', 'openai'];
-const SCENARIOS = ['chunky', 'crlf', 'nodone', 'gzip', 'err400', 'html', 'silent', 'stall'];
+const SCENARIOS = ['chunky', 'crlf', 'nodone', 'gzip', 'err400', 'html', 'silent', 'stall', 'nul'];
 const PING_MS = 200;
 const IDLE_TIMEOUT_S = 1;
 
@@ -38,6 +38,10 @@ let openai;
 before(async () => {
   sdk = await loadSdks();
   stack = await startStack(groups, { env: { LITELLMCTL_PING_INTERVAL_MS: String(PING_MS) } });
+  // BUG (reported, TODO in test-deployment-params): the proxy copies its own
+  // stream_idle_timeout setting into the upstream body, which real APIs
+  // reject. Tolerated here to test the timeout itself.
+  stack.mock.tolerate('stream_idle_timeout');
   anthropic = new sdk.Anthropic({ apiKey: MASTER_KEY, baseURL: stack.daemon.url, maxRetries: 0, timeout: 15_000 });
   openai = new sdk.OpenAI({ apiKey: MASTER_KEY, baseURL: `${stack.daemon.url}/v1`, maxRetries: 0, timeout: 15_000 });
 });
@@ -55,22 +59,25 @@ const settle = (p) =>
   );
 
 // One streamed turn through either SDK: { text, stop }.
-async function streamText(c, group, clients = { anthropic, openai }) {
+// @seen, when given, receives the text as it arrives (for streams that fail
+// half-way).
+async function streamText(c, group, clients = { anthropic, openai }, seen = { text: '' }) {
   const { anthropic, openai } = clients;
   const messages = [{ role: 'user', content: 'hi' }];
   if (c === 'anthropic') {
-    const msg = await anthropic.messages.stream({ model: group, max_tokens: 100, messages }).finalMessage();
+    const stream = anthropic.messages.stream({ model: group, max_tokens: 100, messages });
+    stream.on('text', (t) => (seen.text += t));
+    const msg = await stream.finalMessage();
     return { text: msg.content.map((b) => b.text ?? '').join(''), stop: msg.stop_reason };
   }
   const stream = await openai.chat.completions.create({ model: group, stream: true, messages });
-  let text = '';
   let stop = null;
   for await (const chunk of stream)
     for (const ch of chunk.choices) {
-      text += ch.delta.content ?? '';
+      seen.text += ch.delta.content ?? '';
       stop = ch.finish_reason ?? stop;
     }
-  return { text, stop };
+  return { text: seen.text, stop };
 }
 
 async function jsonText(c, group) {
@@ -152,6 +159,18 @@ for (const c of CLIENTS)
       else assert.match(raw.text, /data: \[DONE\]/);
     });
 
+    // BUG (reported): json-glib cuts strings at NUL and leaves U+001F
+    // unescaped, so the SDK fails to parse the event. Remove `todo` when
+    // fixed.
+    test(
+      `${c} client -> ${u} upstream: NUL and control characters in answers arrive intact`,
+      { todo: 'NUL truncates strings and U+001F is written unescaped (invalid JSON)' },
+      async () => {
+        assert.equal((await jsonText(c, name(c, u, 'nul', 'j'))).text, NUL_PARTS.join(''));
+        assert.equal((await streamText(c, name(c, u, 'nul'))).text, NUL_PARTS.join(''));
+      },
+    );
+
     t('gzip-compressed JSON answer', async () => {
       const r = await jsonText(c, name(c, u, 'gzip', 'j'));
       assert.equal(r.text, TEXT);
@@ -203,9 +222,14 @@ for (const c of CLIENTS)
 
     t('a stalled stream ends with an error after stream_idle_timeout', async () => {
       const t0 = Date.now();
-      const r = await settle(streamText(c, name(c, u, 'stall')));
+      const seen = { text: '' };
+      const r = await settle(streamText(c, name(c, u, 'stall'), undefined, seen));
       const ms = Date.now() - t0;
       assert.ok(r.error, `finished normally: ${JSON.stringify(r.value)}`);
-      assert.ok(ms < IDLE_TIMEOUT_S * 1000 + 3000, `took ${ms} ms`);
+      assert.match(seen.text, /^tick0 /, `the stream had started before it stalled (${r.error?.message})`);
+      assert.ok(ms >= IDLE_TIMEOUT_S * 1000 && ms < IDLE_TIMEOUT_S * 1000 + 3000, `took ${ms} ms`);
+      const rec = stack.mock.lastFor(model(c, u, 'stall'));
+      for (let i = 0; i < 20 && rec.aborted !== true; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(rec.aborted, true, 'the proxy closed the stalled upstream request');
     });
   }

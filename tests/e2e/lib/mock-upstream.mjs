@@ -38,6 +38,9 @@ export const COUNT_TOKENS = 4242;
 export const REDACTED_DATA = 'EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpPkNRj2YfWXGmKDxH4mPnZ5sQ7vB5URj2pabc+def/ghiJ==';
 // Multi-byte UTF-8 that a byte-wise split cuts in the middle of characters.
 export const UNICODE_PARTS = ['Grüße ', '你好世界', ' 🌍🚀', ' “done”'];
+// Control characters, NUL included, are valid in JSON strings (\u0000) and
+// turn up in tool output; a C string must not cut them off.
+export const NUL_PARTS = ['before\u0000after', ' \u0001\u001f end'];
 export const SLOW_PARTS = Array.from({ length: 100 }, (_, i) => `tick${i} `);
 export const RETRY_AFTER = '7';
 
@@ -78,7 +81,29 @@ function readBody(req) {
 // Request checks a real upstream would make: the proxy must not send what
 // the real API rejects.
 
-function checkOpenAI(body) {
+// Top-level request keys the real APIs accept; anything else is rejected
+// ("Unrecognized request argument supplied" / "Extra inputs are not
+// permitted"), so settings of the proxy must never leak into the body.
+const OPENAI_KEYS = new Set([
+  'model', 'messages', 'max_tokens', 'max_completion_tokens', 'stream', 'stream_options', 'temperature', 'top_p', 'n',
+  'stop', 'presence_penalty', 'frequency_penalty', 'logit_bias', 'logprobs', 'top_logprobs', 'user', 'tools',
+  'tool_choice', 'parallel_tool_calls', 'response_format', 'seed', 'reasoning_effort', 'service_tier', 'store',
+  'metadata', 'modalities', 'audio', 'prediction', 'web_search_options', 'verbosity', 'prompt_cache_key',
+  'safety_identifier', 'functions', 'function_call',
+]);
+const ANTHROPIC_KEYS = new Set([
+  'model', 'messages', 'max_tokens', 'system', 'metadata', 'stop_sequences', 'stream', 'temperature', 'top_p', 'top_k',
+  'tools', 'tool_choice', 'thinking', 'service_tier', 'container', 'mcp_servers', 'context_management', 'output_config',
+  'output_format', 'inference_geo',
+]);
+
+function unknownKeys(body, known, tolerated) {
+  return Object.keys(body).filter((k) => !known.has(k) && !tolerated.has(k));
+}
+
+function checkOpenAI(body, tolerated) {
+  const extra = unknownKeys(body, OPENAI_KEYS, tolerated);
+  if (extra.length > 0) return `Unrecognized request argument supplied: ${extra.join(', ')}`;
   if (typeof body.model !== 'string') return 'model: required';
   if (!Array.isArray(body.messages) || body.messages.length === 0) return 'messages: required';
   const open = new Set();
@@ -96,6 +121,9 @@ function checkOpenAI(body) {
       }
     }
     if (m.role === 'tool') {
+      // Tool messages carry text only: a string or text parts.
+      if (Array.isArray(m.content) && m.content.some((part) => part.type !== 'text'))
+        return `messages[${i}].content: tool messages accept only text parts, got ${m.content.map((part) => part.type).join(', ')}`;
       if (!open.has(m.tool_call_id)) return `messages[${i}]: tool_call_id ${m.tool_call_id} does not answer a preceding tool call`;
       open.delete(m.tool_call_id);
     }
@@ -108,7 +136,9 @@ function checkOpenAI(body) {
   return null;
 }
 
-function checkAnthropic(body, countOnly, betas) {
+function checkAnthropic(body, countOnly, betas, tolerated) {
+  const extra = unknownKeys(body, ANTHROPIC_KEYS, tolerated);
+  if (extra.length > 0) return `${extra[0]}: Extra inputs are not permitted`;
   if (typeof body.model !== 'string') return 'model: Field required';
   if (!countOnly && !Number.isInteger(body.max_tokens)) return 'max_tokens: Field required';
   if (!Array.isArray(body.messages) || body.messages.length === 0) return 'messages: Field required';
@@ -222,6 +252,8 @@ function plan(dialect, body, scripts) {
       return { blocks: [{ type: 'text', parts: TEXT_PARTS }], stop: 'end', errorAfter: 2 };
     case 'earlyerror':
       return { blocks: [{ type: 'text', parts: TEXT_PARTS }], stop: 'end', errorAfter: 0 };
+    case 'nul':
+      return { blocks: [{ type: 'text', parts: NUL_PARTS }], stop: 'end' };
     case 'chunky':
       return { blocks: [{ type: 'text', parts: UNICODE_PARTS }], stop: 'end', chunky: true };
     case 'crlf':
@@ -292,9 +324,9 @@ function sendHtml(res) {
 // ---------------------------------------------------------------------
 // OpenAI Chat Completions
 
-function openaiError(res, status, message, type, code) {
+function openaiError(res, status, message, type, code, retryAfter = RETRY_AFTER) {
   const headers = { 'content-type': 'application/json' };
-  if (status === 429) headers['retry-after'] = RETRY_AFTER;
+  if (status === 429) headers['retry-after'] = retryAfter;
   res.writeHead(status, headers);
   res.end(JSON.stringify({ error: { message, type, param: null, code } }));
 }
@@ -327,7 +359,7 @@ async function serveOpenAI(req, res, body, record, scripts) {
   const p = plan('openai', body, scripts);
   record.scenario = scenarioOf(body.model);
   if (p.html) return sendHtml(res);
-  if (p.error === 429) return openaiError(res, 429, 'Rate limit reached for requests (mock)', 'requests', 'rate_limit_exceeded');
+  if (p.error === 429) return openaiError(res, 429, 'Rate limit reached for requests (mock)', 'requests', 'rate_limit_exceeded', p.retryAfter);
   if (p.error === 400)
     return openaiError(
       res,
@@ -439,9 +471,9 @@ async function streamOpenAI(p, delta, chunk, body) {
 // ---------------------------------------------------------------------
 // Anthropic Messages
 
-function anthropicError(res, status, type, message) {
+function anthropicError(res, status, type, message, retryAfter = RETRY_AFTER) {
   const headers = { 'content-type': 'application/json', 'request-id': 'req_mock_error' };
-  if (status === 429) headers['retry-after'] = RETRY_AFTER;
+  if (status === 429) headers['retry-after'] = retryAfter;
   res.writeHead(status, headers);
   res.end(JSON.stringify({ type: 'error', error: { type, message }, request_id: 'req_mock_error' }));
 }
@@ -459,7 +491,7 @@ async function serveAnthropic(req, res, body, record, scripts) {
   const p = plan('anthropic', body, scripts);
   record.scenario = scenarioOf(body.model);
   if (p.html) return sendHtml(res);
-  if (p.error === 429) return anthropicError(res, 429, 'rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit (mock)');
+  if (p.error === 429) return anthropicError(res, 429, 'rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit (mock)', p.retryAfter);
   if (p.error === 400) return anthropicError(res, 400, 'invalid_request_error', 'prompt is too long: 210000 tokens > 200000 maximum');
   if (p.error === 529) return anthropicError(res, 529, 'overloaded_error', 'Overloaded (mock)');
   if (p.error) return anthropicError(res, 500, 'api_error', 'Internal server error (mock)');
@@ -562,6 +594,8 @@ export class MockUpstream {
   constructor() {
     this.requests = [];
     this.scripts = new Map();
+    // Unknown body keys to accept anyway (see tolerate()).
+    this.tolerated = new Set();
     this.server = http.createServer((req, res) => this.#handle(req, res));
     this.sockets = new Set();
     this.server.on('connection', (s) => {
@@ -591,6 +625,12 @@ export class MockUpstream {
     this.scripts.set(scenario, fn);
   }
 
+  // Accepts an unknown body key a real API would reject: only for a test of
+  // something else while a known proxy bug sends it.
+  tolerate(key) {
+    this.tolerated.add(key);
+  }
+
   // The requests whose upstream model is exactly @model, oldest first.
   requestsFor(model) {
     return this.requests.filter((r) => r.body?.model === model);
@@ -613,7 +653,8 @@ export class MockUpstream {
     res.on('error', () => {});
     try {
       record.body = JSON.parse(raw);
-    } catch {
+    } catch (e) {
+      record.rejected = `body is not JSON: ${e.message}`;
       res.writeHead(400, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { message: 'body is not JSON', type: 'invalid_request_error' } }));
       return;
@@ -621,7 +662,7 @@ export class MockUpstream {
     try {
       if (req.method === 'POST' && url.pathname === '/openai/v1/chat/completions') {
         record.dialect = 'openai';
-        const problem = checkOpenAI(record.body);
+        const problem = checkOpenAI(record.body, this.tolerated);
         if (problem !== null) {
           record.rejected = problem;
           return openaiError(res, 400, problem, 'invalid_request_error', null);
@@ -644,7 +685,7 @@ export class MockUpstream {
             return anthropicError(res, 400, 'invalid_request_error', record.rejected);
           }
         }
-        const problem = checkAnthropic(record.body, countOnly, betas);
+        const problem = checkAnthropic(record.body, countOnly, betas, this.tolerated);
         if (problem !== null) {
           record.rejected = problem;
           return anthropicError(res, 400, 'invalid_request_error', problem);
