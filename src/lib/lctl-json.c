@@ -9,6 +9,57 @@
 
 #include "lctl-json.h"
 
+/* json-glib's parser cuts a string at an escaped NUL (tool output of
+ * `find -print0` has them). Parsed text carries it as U+10FFFF instead, a
+ * noncharacter no real text uses, and the writer below turns it back. */
+#define NUL_STANDIN "\xf4\x8f\xbf\xbf"
+#define NUL_STANDIN_ESCAPED "\\udbff\\udfff"
+
+/**
+ * lctl_json_protect_nul:
+ * @text: JSON text.
+ * @length: Its length, or -1.
+ * @out_length: (out): The length of the result.
+ *
+ * Returns: (transfer full) (nullable): @text with every `\u0000` escape
+ *   replaced by the escape of U+10FFFF, or %NULL when it has none.
+ */
+char *
+lctl_json_protect_nul (const char *text,
+                       gssize      length,
+                       gsize      *out_length)
+{
+  const char *end;
+  GString *out = NULL;
+  const char *run = text;
+
+  if (length < 0)
+    length = strlen (text);
+  end = text + length;
+  for (const char *p = text; p + 1 < end; p++)
+    {
+      if (*p != '\\')
+        continue;
+      /* Another escape (\\, \") : skip what it escapes. */
+      if (p[1] != 'u' || end - p < 6 || memcmp (p + 2, "0000", 4) != 0)
+        {
+          p++;
+          continue;
+        }
+      if (out == NULL)
+        out = g_string_sized_new (length + 16);
+      g_string_append_len (out, run, p - run);
+      g_string_append (out, NUL_STANDIN_ESCAPED);
+      p += 5;
+      run = p + 1;
+    }
+  if (out == NULL)
+    return NULL;
+  g_string_append_len (out, run, end - run);
+  *out_length = out->len;
+  return g_string_free (out, FALSE);
+}
+
 /* Compact JSON, written here rather than by JsonGenerator: json-glib 1.6
  * leaves U+001F unescaped (invalid JSON that SDKs refuse) and prints 0.7 as
  * 0.69999999999999996. One pass, one buffer. */
@@ -26,6 +77,14 @@ write_string (GString    *out,
       unsigned char c = (unsigned char) *p;
       const char *escape = NULL;
 
+      if (c == 0xf4 && memcmp (p, NUL_STANDIN, 4) == 0)
+        {
+          g_string_append_len (out, run, p - run);
+          g_string_append (out, "\\u0000");
+          p += 3;
+          run = p + 1;
+          continue;
+        }
       if (c >= 0x20 && c != '"' && c != '\\')
         continue;
       g_string_append_len (out, run, p - run);

@@ -185,15 +185,11 @@ test('Claude Code print mode: turn with a tool call, Anthropic upstream', async 
   }
 });
 
-// BUG (reported): with LiteLLM's default drop_params (false), the proxy
-// answers Claude Code's first request with 400 "openai/cc.openai does not
-// support: context_management, output_config", although output_config's
-// effort is mapped to reasoning_effort and context_management has no
-// upstream meaning (issue 3 item 9: map or drop deliberately). Remove
-// `todo` when fixed (meson fails a TODO test that passes).
+// Regression: with LiteLLM's default drop_params (false), Claude Code's
+// context_management and output_config are mapped or dropped by design
+// (issue 3 item 9), not refused with a 400.
 test(
   'Claude Code print mode: turn with a tool call, OpenAI-compatible upstream, default drop_params',
-  { todo: 'proxy rejects Claude Code output_config/context_management for OpenAI upstreams unless drop_params: true' },
   async () => {
     const stack = await startFor('openai', '');
     try {

@@ -85,22 +85,18 @@ for (const u of ['openai', 'anthropic']) {
     else assert.ok(rec.body.reasoning_effort, `reasoning_effort ${rec.body.reasoning_effort}`);
   });
 
-  // BUG (reported): stream_idle_timeout is read by the proxy itself
-  // (lctl-proxy.c) but is missing from proxy_setting_keys (lctl-ir.c), so
-  // it is also copied into every upstream body; real APIs reject unknown
-  // keys with 400. Remove `todo` when fixed.
-  t('stream_idle_timeout, a proxy setting, stays out of the upstream body', { todo: 'stream_idle_timeout leaks into the upstream body' }, async () => {
+  // stream_idle_timeout configures the proxy: it must not reach the body,
+  // real APIs reject unknown keys with 400.
+  t('stream_idle_timeout, a proxy setting, stays out of the upstream body', async () => {
     const r = await settle(ask(strict, 'openai', `${u}-idle`, { stream: false }));
     const rec = strict.mock.lastFor(`text.p-${u}-idle`);
     assert.equal('stream_idle_timeout' in rec.body, false, `upstream body: ${rec.raw}`);
     assert.ok(r.value, r.error?.message);
   });
 
-  // BUG (reported): the seed config's non-standard `reasoning: true|false`
-  // (hand-written Z.AI entries) goes into the upstream body, while its
-  // sibling `input` is filtered (lctl-ir.c proxy_setting_keys). Remove
-  // `todo` when fixed.
-  t('the seed config keys reasoning and input stay out of the upstream body', { todo: 'litellm_params.reasoning leaks into the upstream body' }, async () => {
+  // The seed config's non-standard `reasoning` and `input` (hand-written
+  // Z.AI entries) describe the model; they are not body fields.
+  t('the seed config keys reasoning and input stay out of the upstream body', async () => {
     const r = await settle(ask(strict, 'anthropic', `${u}-seedkeys`));
     const rec = strict.mock.lastFor(`text.p-${u}-seedkeys`);
     assert.equal('input' in rec.body, false);

@@ -259,13 +259,11 @@ let CONTROL = '';
 for (let i = 0; i < 32; i++) CONTROL += String.fromCharCode(i);
 const CONTROL_TEXT = `head${CONTROL}tail`;
 
-// BUG (reported): the proxy writes JSON with json-glib, which (1.6.6) cuts
-// strings at NUL and leaves U+001F unescaped: the upstream gets invalid JSON
-// (400) or a truncated tool result. Remove `todo` when fixed.
-const CONTROL_TODO = 'NUL truncates strings and U+001F is written unescaped (invalid JSON)';
+// json-glib 1.6.6 cuts strings at NUL and leaves U+001F unescaped; the
+// proxy writes its own JSON and carries NUL through parsing.
 
 for (const u of ['openai', 'anthropic']) {
-  test(`anthropic client -> ${u} upstream: control characters in a tool result arrive intact`, { todo: CONTROL_TODO }, async () => {
+  test(`anthropic client -> ${u} upstream: control characters in a tool result arrive intact`, async () => {
     const rec = await anthropicCall(u, 'control', {
       tools: TOOLS_A,
       messages: [
@@ -278,7 +276,7 @@ for (const u of ['openai', 'anthropic']) {
     assert.equal(typeof sent === 'string' ? sent : sent.map((p) => p.text).join(''), CONTROL_TEXT);
   });
 
-  test(`openai client -> ${u} upstream: control characters in a tool message arrive intact`, { todo: CONTROL_TODO }, async () => {
+  test(`openai client -> ${u} upstream: control characters in a tool message arrive intact`, async () => {
     const rec = await openaiCall(u, 'control', {
       tools: TOOLS_O,
       messages: [

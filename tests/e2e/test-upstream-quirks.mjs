@@ -38,10 +38,6 @@ let openai;
 before(async () => {
   sdk = await loadSdks();
   stack = await startStack(groups, { env: { LITELLMCTL_PING_INTERVAL_MS: String(PING_MS) } });
-  // BUG (reported, TODO in test-deployment-params): the proxy copies its own
-  // stream_idle_timeout setting into the upstream body, which real APIs
-  // reject. Tolerated here to test the timeout itself.
-  stack.mock.tolerate('stream_idle_timeout');
   anthropic = new sdk.Anthropic({ apiKey: MASTER_KEY, baseURL: stack.daemon.url, maxRetries: 0, timeout: 15_000 });
   openai = new sdk.OpenAI({ apiKey: MASTER_KEY, baseURL: `${stack.daemon.url}/v1`, maxRetries: 0, timeout: 15_000 });
 });
@@ -159,12 +155,10 @@ for (const c of CLIENTS)
       else assert.match(raw.text, /data: \[DONE\]/);
     });
 
-    // BUG (reported): json-glib cuts strings at NUL and leaves U+001F
-    // unescaped, so the SDK fails to parse the event. Remove `todo` when
-    // fixed.
+    // json-glib cuts strings at NUL and leaves U+001F unescaped: the proxy
+    // must not (see lctl-json.c).
     test(
       `${c} client -> ${u} upstream: NUL and control characters in answers arrive intact`,
-      { todo: 'NUL truncates strings and U+001F is written unescaped (invalid JSON)' },
       async () => {
         assert.equal((await jsonText(c, name(c, u, 'nul', 'j'))).text, NUL_PARTS.join(''));
         assert.equal((await streamText(c, name(c, u, 'nul'))).text, NUL_PARTS.join(''));
@@ -193,14 +187,10 @@ for (const c of CLIENTS)
       }
     });
 
-    // BUG (reported): the same use-after-free as an error after content
-    // (lctl-proxy.c:593): attempt_failed() -> next_attempt() ->
-    // respond_error() frees the exchange inside handle_events(). A daemon of
-    // its own keeps the crash from failing the other tests. Remove `todo`
-    // when fixed.
+    // Regression: a failure inside handle_events() once freed the exchange
+    // under it. A daemon of its own keeps a crash from failing the others.
     test(
       `${c} client -> ${u} upstream: an upstream error before the first token is an HTTP error`,
-      { todo: 'daemon crashes (use-after-free in handle_events) on an in-stream upstream error' },
       () =>
         withOwnStack([{ name: name(c, u, 'earlyerror'), upstream: u, model: model(c, u, 'earlyerror') }], async (clients) => {
           const r = await settle(streamText(c, name(c, u, 'earlyerror'), clients));

@@ -128,12 +128,19 @@ lctl_json_parse (const char *body,
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GError) local_error = NULL;
+  g_autofree char *protected = NULL;
+  gsize protected_length = 0;
   JsonNode *root;
 
   if (body == NULL || length == 0 || (length < 0 && *body == '\0'))
     {
       g_set_error (error, LCTL_ERROR, LCTL_ERROR_INVALID_ARGUMENT, "%s is empty", what);
       return NULL;
+    }
+  if ((protected = lctl_json_protect_nul (body, length, &protected_length)) != NULL)
+    {
+      body = protected;
+      length = protected_length;
     }
   if (!json_parser_load_from_data (parser, body, length, &local_error))
     {
