@@ -33,33 +33,33 @@ enum
 
 typedef struct
 {
-  GMainLoop *loop;
-  int status;
-  GDBusConnection *bus;
+  GMainLoop        *loop;
+  int               status;
+  GDBusConnection  *bus;
   LctlDBusAccounts *proxy;
-  GCancellable *cancellable;
-  int argc;
-  char **argv;
+  GCancellable     *cancellable;
+  int               argc;
+  char            **argv;
 
   /* login */
   const LctlOAuthProvider *provider;
-  gboolean headless;
-  gboolean no_browser;
-  char *flow_id;
-  GPtrArray *early_signals;
-  gint64 expires_at;
-  guint countdown_id;
-  gboolean countdown_shown;
-  GDataInputStream *stdin_lines;
-  gboolean reading_stdin;
-  gboolean at_prompt;
-  guint sigint_id;
+  gboolean                 headless;
+  gboolean                 no_browser;
+  char                    *flow_id;
+  GPtrArray               *early_signals;
+  gint64                   expires_at;
+  guint                    countdown_id;
+  gboolean                 countdown_shown;
+  GDataInputStream        *stdin_lines;
+  gboolean                 reading_stdin;
+  gboolean                 at_prompt;
+  guint                    sigint_id;
 
   /* import */
-  GString *input;
-  guint silence_id;
+  GString      *input;
+  guint         silence_id;
   GInputStream *input_stream;
-  char input_buffer[4096];
+  char          input_buffer[4096];
 
   /* export */
   char *script;
@@ -96,7 +96,7 @@ usage_error (const char *message)
 
 static void
 finish (AuthCmd *cmd,
-        int status)
+        int      status)
 {
   cmd->status = status;
   g_main_loop_quit (cmd->loop);
@@ -113,7 +113,7 @@ leave_prompt (AuthCmd *cmd)
 }
 
 static void
-fail_with (AuthCmd *cmd,
+fail_with (AuthCmd      *cmd,
            const GError *error)
 {
   g_autoptr (GError) copy = g_error_copy (error);
@@ -121,8 +121,7 @@ fail_with (AuthCmd *cmd,
   g_dbus_error_strip_remote_error (copy);
   if (g_dbus_error_is_remote_error (error) || error->domain == G_DBUS_ERROR)
     {
-      if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN)
-          || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER))
+      if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER))
         {
           g_printerr ("Error: the litellmctl daemon is not reachable on the session bus (%s)\n", copy->message);
           finish (cmd, EXIT_FAILURE_);
@@ -134,7 +133,7 @@ fail_with (AuthCmd *cmd,
 }
 
 static char *
-format_expiry (gint64 expires_at,
+format_expiry (gint64   expires_at,
                gboolean short_form)
 {
   gint64 remaining;
@@ -149,7 +148,7 @@ format_expiry (gint64 expires_at,
 }
 
 static const char *
-dict_string (GVariant *dict,
+dict_string (GVariant   *dict,
              const char *key)
 {
   const char *value = NULL;
@@ -162,14 +161,14 @@ dict_string (GVariant *dict,
 static void
 print_account (GVariant *dict)
 {
-  const char *label = dict_string (dict, "label");
-  const char *email = dict_string (dict, "email");
-  const char *account_id = dict_string (dict, "account-id");
-  const char *project = dict_string (dict, "project");
-  const char *backend = dict_string (dict, "backend");
-  const char *reason = dict_string (dict, "needs-login-reason");
-  gint64 expires_at = 0;
-  gboolean needs_login = FALSE;
+  const char      *label = dict_string (dict, "label");
+  const char      *email = dict_string (dict, "email");
+  const char      *account_id = dict_string (dict, "account-id");
+  const char      *project = dict_string (dict, "project");
+  const char      *backend = dict_string (dict, "backend");
+  const char      *reason = dict_string (dict, "needs-login-reason");
+  gint64           expires_at = 0;
+  gboolean         needs_login = FALSE;
   g_autofree char *expiry = NULL;
 
   g_variant_lookup (dict, "expires-at", "x", &expires_at);
@@ -189,11 +188,11 @@ print_account (GVariant *dict)
 }
 
 static GVariant *
-find_account (GVariant *accounts,
+find_account (GVariant   *accounts,
               const char *provider)
 {
   GVariantIter iter;
-  GVariant *dict;
+  GVariant    *dict;
 
   g_variant_iter_init (&iter, accounts);
   while ((dict = g_variant_iter_next_value (&iter)) != NULL)
@@ -208,14 +207,14 @@ find_account (GVariant *accounts,
 /* ---- status ---- */
 
 static void
-status_cb (GObject *source,
+status_cb (GObject      *source,
            GAsyncResult *result,
-           gpointer user_data)
+           gpointer      user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) accounts = NULL;
-  gsize n;
+  gsize                    n;
   const LctlOAuthProvider *providers = lctl_oauth_provider_get_all (&n);
 
   if (!lctl_dbus_accounts_call_list_accounts_finish (cmd->proxy, &accounts, result, &error))
@@ -242,13 +241,13 @@ status_cb (GObject *source,
 /* ---- refresh, logout ---- */
 
 static void
-refresh_cb (GObject *source,
+refresh_cb (GObject      *source,
             GAsyncResult *result,
-            gpointer user_data)
+            gpointer      user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
-  gint64 expires_at = 0;
+  gint64           expires_at = 0;
   g_autofree char *expiry = NULL;
 
   if (!lctl_dbus_accounts_call_refresh_finish (cmd->proxy, &expires_at, result, &error))
@@ -262,9 +261,9 @@ refresh_cb (GObject *source,
 }
 
 static void
-logout_cb (GObject *source,
+logout_cb (GObject      *source,
            GAsyncResult *result,
-           gpointer user_data)
+           gpointer      user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
@@ -293,9 +292,9 @@ print_script (AuthCmd *cmd,
 }
 
 static void
-clipboard_cb (GObject *source,
+clipboard_cb (GObject      *source,
               GAsyncResult *result,
-              gpointer user_data)
+              gpointer      user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
@@ -315,11 +314,11 @@ clipboard_cb (GObject *source,
 static gboolean
 copy_to_clipboard (AuthCmd *cmd)
 {
-  const char *const *argv = NULL;
+  const char *const       *argv = NULL;
   static const char *const wl[] = { "wl-copy", NULL };
   static const char *const xclip[] = { "xclip", "-selection", "clipboard", NULL };
   static const char *const xsel[] = { "xsel", "--clipboard", "--input", NULL };
-  g_autofree char *path = NULL;
+  g_autofree char         *path = NULL;
   g_autoptr (GSubprocess) proc = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GOutputStream) in = NULL;
@@ -337,8 +336,7 @@ copy_to_clipboard (AuthCmd *cmd)
     return FALSE;
   /* A pipe write of one script: small, and the clipboard tool reads it. */
   in = g_object_ref (g_subprocess_get_stdin_pipe (proc));
-  if (!g_output_stream_write_all (in, cmd->script, strlen (cmd->script), NULL, NULL, &error)
-      || !g_output_stream_close (in, NULL, &error))
+  if (!g_output_stream_write_all (in, cmd->script, strlen (cmd->script), NULL, NULL, &error) || !g_output_stream_close (in, NULL, &error))
     {
       g_subprocess_force_exit (proc);
       return FALSE;
@@ -348,9 +346,9 @@ copy_to_clipboard (AuthCmd *cmd)
 }
 
 static void
-export_cb (GObject *source,
+export_cb (GObject      *source,
            GAsyncResult *result,
-           gpointer user_data)
+           gpointer      user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
@@ -398,10 +396,10 @@ start_export (AuthCmd *cmd)
 
           return usage_error (message);
         }
-      g_ptr_array_add (providers, (gpointer)provider->id);
+      g_ptr_array_add (providers, (gpointer) provider->id);
     }
   g_ptr_array_add (providers, NULL);
-  lctl_dbus_accounts_call_export (cmd->proxy, (const char *const *)providers->pdata, cmd->cancellable,
+  lctl_dbus_accounts_call_export (cmd->proxy, (const char *const *) providers->pdata, cmd->cancellable,
                                   export_cb, cmd);
   return -1;
 }
@@ -409,9 +407,9 @@ start_export (AuthCmd *cmd)
 /* ---- import ---- */
 
 static void
-import_cb (GObject *source,
+import_cb (GObject      *source,
            GAsyncResult *result,
-           gpointer user_data)
+           gpointer      user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
@@ -459,9 +457,9 @@ silence_cb (gpointer user_data)
 }
 
 static void
-input_read_cb (GObject *source,
+input_read_cb (GObject      *source,
                GAsyncResult *result,
-               gpointer user_data)
+               gpointer      user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
@@ -490,7 +488,7 @@ input_read_cb (GObject *source,
 }
 
 static int
-import_from_dir (AuthCmd *cmd,
+import_from_dir (AuthCmd    *cmd,
                  const char *dir)
 {
   g_autoptr (GError) error = NULL;
@@ -509,7 +507,7 @@ import_from_dir (AuthCmd *cmd,
       g_autofree char *path = NULL;
       g_autofree char *contents = NULL;
       g_autofree char *b64 = NULL;
-      gsize len = 0;
+      gsize            len = 0;
 
       const char *as = name;
 
@@ -528,7 +526,7 @@ import_from_dir (AuthCmd *cmd,
           g_clear_error (&error);
           continue;
         }
-      b64 = g_base64_encode ((const guchar *)contents, len);
+      b64 = g_base64_encode ((const guchar *) contents, len);
       g_string_append_printf (cmd->input, "%s %s\n", as, b64);
       explicit_bzero (contents, len);
     }
@@ -576,7 +574,7 @@ static gboolean
 countdown_cb (gpointer user_data)
 {
   AuthCmd *cmd = user_data;
-  gint64 left = cmd->expires_at - g_get_real_time () / G_USEC_PER_SEC;
+  gint64   left = cmd->expires_at - g_get_real_time () / G_USEC_PER_SEC;
 
   if (left < 0)
     left = 0;
@@ -590,9 +588,9 @@ countdown_cb (gpointer user_data)
 static void read_pasted_line (AuthCmd *cmd);
 
 static void
-complete_login_cb (GObject *source,
+complete_login_cb (GObject      *source,
                    GAsyncResult *result,
-                   gpointer user_data)
+                   gpointer      user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
@@ -609,9 +607,9 @@ complete_login_cb (GObject *source,
 }
 
 static void
-pasted_line_cb (GObject *source,
+pasted_line_cb (GObject      *source,
                 GAsyncResult *result,
-                gpointer user_data)
+                gpointer      user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
@@ -654,12 +652,12 @@ read_pasted_line (AuthCmd *cmd)
 }
 
 static void
-handle_prompt (AuthCmd *cmd,
+handle_prompt (AuthCmd  *cmd,
                GVariant *prompt)
 {
   const char *url = dict_string (prompt, "url");
   const char *user_code = dict_string (prompt, "user-code");
-  guint32 port = 0;
+  guint32     port = 0;
 
   g_variant_lookup (prompt, "expires-at", "x", &cmd->expires_at);
   g_variant_lookup (prompt, "callback-port", "u", &port);
@@ -696,7 +694,7 @@ handle_prompt (AuthCmd *cmd,
 }
 
 static void
-handle_progress (AuthCmd *cmd,
+handle_progress (AuthCmd    *cmd,
                  const char *message)
 {
   /* With a live countdown on the line, progress would garble it; our own
@@ -708,16 +706,15 @@ handle_progress (AuthCmd *cmd,
 }
 
 static void
-finished_list_cb (GObject *source,
+finished_list_cb (GObject      *source,
                   GAsyncResult *result,
-                  gpointer user_data)
+                  gpointer      user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GVariant) accounts = NULL;
   g_autoptr (GVariant) dict = NULL;
 
-  if (lctl_dbus_accounts_call_list_accounts_finish (cmd->proxy, &accounts, result, NULL)
-      && (dict = find_account (accounts, cmd->provider->id)) != NULL)
+  if (lctl_dbus_accounts_call_list_accounts_finish (cmd->proxy, &accounts, result, NULL) && (dict = find_account (accounts, cmd->provider->id)) != NULL)
     {
       g_print ("\n");
       print_account (dict);
@@ -726,8 +723,8 @@ finished_list_cb (GObject *source,
 }
 
 static void
-handle_finished (AuthCmd *cmd,
-                 gboolean success,
+handle_finished (AuthCmd    *cmd,
+                 gboolean    success,
                  const char *message)
 {
   end_countdown (cmd);
@@ -750,11 +747,11 @@ handle_finished (AuthCmd *cmd,
 
 typedef struct
 {
-  char *flow_id;
-  int kind;
+  char     *flow_id;
+  int       kind;
   GVariant *prompt;
-  char *message;
-  gboolean success;
+  char     *message;
+  gboolean  success;
 } EarlySignal;
 
 static void
@@ -767,7 +764,7 @@ early_signal_free (EarlySignal *s)
 }
 
 static void
-dispatch_signal (AuthCmd *cmd,
+dispatch_signal (AuthCmd     *cmd,
                  EarlySignal *s)
 {
   if (cmd->flow_id == NULL)
@@ -794,42 +791,42 @@ dispatch_signal (AuthCmd *cmd,
 
 static void
 login_prompt_cb (LctlDBusAccounts *proxy,
-                 const char *flow_id,
-                 GVariant *prompt,
-                 AuthCmd *cmd)
+                 const char       *flow_id,
+                 GVariant         *prompt,
+                 AuthCmd          *cmd)
 {
-  EarlySignal s = { (char *)flow_id, 0, prompt, NULL, FALSE };
+  EarlySignal s = { (char *) flow_id, 0, prompt, NULL, FALSE };
 
   dispatch_signal (cmd, &s);
 }
 
 static void
 login_progress_cb (LctlDBusAccounts *proxy,
-                   const char *flow_id,
-                   const char *message,
-                   AuthCmd *cmd)
+                   const char       *flow_id,
+                   const char       *message,
+                   AuthCmd          *cmd)
 {
-  EarlySignal s = { (char *)flow_id, 1, NULL, (char *)message, FALSE };
+  EarlySignal s = { (char *) flow_id, 1, NULL, (char *) message, FALSE };
 
   dispatch_signal (cmd, &s);
 }
 
 static void
 login_finished_cb (LctlDBusAccounts *proxy,
-                   const char *flow_id,
-                   gboolean success,
-                   const char *message,
-                   AuthCmd *cmd)
+                   const char       *flow_id,
+                   gboolean          success,
+                   const char       *message,
+                   AuthCmd          *cmd)
 {
-  EarlySignal s = { (char *)flow_id, 2, NULL, (char *)message, success };
+  EarlySignal s = { (char *) flow_id, 2, NULL, (char *) message, success };
 
   dispatch_signal (cmd, &s);
 }
 
 static void
-begin_login_cb (GObject *source,
+begin_login_cb (GObject      *source,
                 GAsyncResult *result,
-                gpointer user_data)
+                gpointer      user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
@@ -841,15 +838,15 @@ begin_login_cb (GObject *source,
       return;
     }
   early = g_steal_pointer (&cmd->early_signals);
-  cmd->early_signals = g_ptr_array_new_with_free_func ((GDestroyNotify)early_signal_free);
+  cmd->early_signals = g_ptr_array_new_with_free_func ((GDestroyNotify) early_signal_free);
   for (guint i = 0; i < early->len; i++)
     dispatch_signal (cmd, early->pdata[i]);
 }
 
 static void
-cancel_login_cb (GObject *source,
+cancel_login_cb (GObject      *source,
                  GAsyncResult *result,
-                 gpointer user_data)
+                 gpointer      user_data)
 {
   AuthCmd *cmd = user_data;
 
@@ -878,7 +875,7 @@ static int
 start_login (AuthCmd *cmd)
 {
   GVariantDict options;
-  const char *title;
+  const char  *title;
 
   for (int i = 2; i < cmd->argc; i++)
     {
@@ -898,7 +895,7 @@ start_login (AuthCmd *cmd)
 
   title = cmd->provider->flow == LCTL_OAUTH_FLOW_DEVICE ? "OAuth Login (Device Code)" : "OAuth Login";
   g_print ("%s %s\n", cmd->provider->label, title);
-  cmd->early_signals = g_ptr_array_new_with_free_func ((GDestroyNotify)early_signal_free);
+  cmd->early_signals = g_ptr_array_new_with_free_func ((GDestroyNotify) early_signal_free);
   g_signal_connect (cmd->proxy, "login-prompt", G_CALLBACK (login_prompt_cb), cmd);
   g_signal_connect (cmd->proxy, "login-progress", G_CALLBACK (login_progress_cb), cmd);
   g_signal_connect (cmd->proxy, "login-finished", G_CALLBACK (login_finished_cb), cmd);
@@ -957,9 +954,9 @@ start_command (AuthCmd *cmd)
 }
 
 static void
-proxy_ready_cb (GObject *source,
+proxy_ready_cb (GObject      *source,
                 GAsyncResult *result,
-                gpointer user_data)
+                gpointer      user_data)
 {
   AuthCmd *cmd = user_data;
   g_autoptr (GError) error = NULL;
@@ -989,15 +986,15 @@ proxy_ready_cb (GObject *source,
  */
 int
 lctl_cmd_auth (GDBusConnection *bus,
-               int argc,
-               char **argv)
+               int              argc,
+               char           **argv)
 {
-  AuthCmd cmd = { 0 };
-  gsize n;
+  AuthCmd                  cmd = { 0 };
+  gsize                    n;
   const LctlOAuthProvider *providers = lctl_oauth_provider_get_all (&n);
 
   /* Registers our D-Bus error names, so remote errors map back. */
-  (void)LCTL_ERROR;
+  (void) LCTL_ERROR;
   if (argc < 2 || g_str_equal (argv[1], "help") || g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h"))
     {
       if (argc >= 2)

@@ -9,7 +9,7 @@
 G_BEGIN_DECLS
 
 int lctl_cmd_auth (GDBusConnection *bus,
-                   int argc,
-                   char **argv);
+                   int              argc,
+                   char           **argv);
 
 G_END_DECLS

@@ -159,8 +159,8 @@ print_health (LctlDBusManager *manager)
 {
   g_autoptr (GVariant) models = NULL;
   GVariantIter iter;
-  GVariant *model;
-  unsigned ok = 0, cooling = 0, failing = 0;
+  GVariant    *model;
+  unsigned     ok = 0, cooling = 0, failing = 0;
   g_autoptr (GString) details = g_string_new (NULL);
 
   if (!lctl_dbus_manager_call_list_models_sync (manager, &models, NULL, NULL))
@@ -168,9 +168,9 @@ print_health (LctlDBusManager *manager)
   g_variant_iter_init (&iter, models);
   while ((model = g_variant_iter_next_value (&iter)) != NULL)
     {
-      guint32 fails = 0;
-      gint64 until = 0;
-      gint32 last_status = 0;
+      guint32     fails = 0;
+      gint64      until = 0;
+      gint32      last_status = 0;
       const char *last_error = "";
 
       g_variant_lookup (model, "fails", "u", &fails);
@@ -428,8 +428,8 @@ run_cooldowns (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) models = NULL;
   GVariantIter iter;
-  GVariant *model;
-  unsigned listed = 0;
+  GVariant    *model;
+  unsigned     listed = 0;
 
   if (argc > 3 || (argc >= 2 && !g_str_equal (argv[1], "reset")))
     {

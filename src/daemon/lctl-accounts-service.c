@@ -24,25 +24,24 @@ struct _LctlAccountsService
   LctlDBusAccountsSkeleton parent_instance;
 
   LctlAccountManager *manager;
-  GHashTable *flows; /* flow id → LctlLoginFlow */
-  GCancellable *cancellable;
+  GHashTable         *flows; /* flow id → LctlLoginFlow */
+  GCancellable       *cancellable;
 };
 
 static void lctl_accounts_service_iface_init (LctlDBusAccountsIface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (LctlAccountsService, lctl_accounts_service, LCTL_DBUS_TYPE_ACCOUNTS_SKELETON,
-                               G_IMPLEMENT_INTERFACE (LCTL_DBUS_TYPE_ACCOUNTS, lctl_accounts_service_iface_init))
+G_DEFINE_FINAL_TYPE_WITH_CODE (LctlAccountsService, lctl_accounts_service, LCTL_DBUS_TYPE_ACCOUNTS_SKELETON, G_IMPLEMENT_INTERFACE (LCTL_DBUS_TYPE_ACCOUNTS, lctl_accounts_service_iface_init))
 
 static void
 update_needs_login (LctlAccountsService *self)
 {
   g_auto (GStrv) needs_login = lctl_account_manager_get_needs_login (self->manager);
 
-  lctl_dbus_accounts_set_needs_login (LCTL_DBUS_ACCOUNTS (self), (const char *const *)needs_login);
+  lctl_dbus_accounts_set_needs_login (LCTL_DBUS_ACCOUNTS (self), (const char *const *) needs_login);
 }
 
 static void
-manager_changed_cb (LctlAccountManager *manager,
+manager_changed_cb (LctlAccountManager  *manager,
                     LctlAccountsService *self)
 {
   update_needs_login (self);
@@ -50,16 +49,16 @@ manager_changed_cb (LctlAccountManager *manager,
 
 typedef struct
 {
-  LctlAccountsService *self;
+  LctlAccountsService   *self;
   GDBusMethodInvocation *invocation;
-  GStrv providers;
-  GHashTable *records;
-  GPtrArray *imported;
-  guint index;
+  GStrv                  providers;
+  GHashTable            *records;
+  GPtrArray             *imported;
+  guint                  index;
 } Call;
 
 static Call *
-call_new (LctlAccountsService *self,
+call_new (LctlAccountsService   *self,
           GDBusMethodInvocation *invocation)
 {
   Call *call = g_new0 (Call, 1);
@@ -84,7 +83,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
 
 static void
 return_error (GDBusMethodInvocation *invocation,
-              const GError *error)
+              const GError          *error)
 {
   if (error->domain == LCTL_ERROR)
     g_dbus_method_invocation_return_gerror (invocation, error);
@@ -95,9 +94,9 @@ return_error (GDBusMethodInvocation *invocation,
 /* ListAccounts */
 
 static void
-list_loaded_cb (GObject *source,
+list_loaded_cb (GObject      *source,
                 GAsyncResult *result,
-                gpointer user_data)
+                gpointer      user_data)
 {
   g_autoptr (Call) call = user_data;
   g_autoptr (GError) error = NULL;
@@ -112,7 +111,7 @@ list_loaded_cb (GObject *source,
 }
 
 static gboolean
-handle_list_accounts (LctlDBusAccounts *object,
+handle_list_accounts (LctlDBusAccounts      *object,
                       GDBusMethodInvocation *invocation)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
@@ -124,16 +123,16 @@ handle_list_accounts (LctlDBusAccounts *object,
 /* Logins */
 
 static void
-flow_prompt_cb (LctlLoginFlow *flow,
-                GVariant *prompt,
+flow_prompt_cb (LctlLoginFlow       *flow,
+                GVariant            *prompt,
                 LctlAccountsService *self)
 {
   lctl_dbus_accounts_emit_login_prompt (LCTL_DBUS_ACCOUNTS (self), lctl_login_flow_get_id (flow), prompt);
 }
 
 static void
-flow_progress_cb (LctlLoginFlow *flow,
-                  const char *message,
+flow_progress_cb (LctlLoginFlow       *flow,
+                  const char          *message,
                   LctlAccountsService *self)
 {
   lctl_dbus_accounts_emit_login_progress (LCTL_DBUS_ACCOUNTS (self), lctl_login_flow_get_id (flow), message);
@@ -142,8 +141,8 @@ flow_progress_cb (LctlLoginFlow *flow,
 typedef struct
 {
   LctlAccountsService *self;
-  LctlLoginFlow *flow;
-  guint watch_id;
+  LctlLoginFlow       *flow;
+  guint                watch_id;
 } FlowRun;
 
 static void
@@ -161,9 +160,9 @@ flow_run_free (FlowRun *run)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (FlowRun, flow_run_free)
 
 static void
-login_finished (FlowRun *run,
+login_finished (FlowRun      *run,
                 const GError *error,
-                const char *account)
+                const char   *account)
 {
   const char *id = lctl_login_flow_get_id (run->flow);
 
@@ -180,13 +179,13 @@ login_finished (FlowRun *run,
 }
 
 static void
-login_stored_cb (GObject *source,
+login_stored_cb (GObject      *source,
                  GAsyncResult *result,
-                 gpointer user_data)
+                 gpointer      user_data)
 {
   g_autoptr (FlowRun) run = user_data;
   g_autoptr (GError) error = NULL;
-  JsonObject *record;
+  JsonObject      *record;
   g_autofree char *account = NULL;
 
   if (!lctl_account_manager_add_finish (LCTL_ACCOUNT_MANAGER (source), result, &error))
@@ -200,9 +199,9 @@ login_stored_cb (GObject *source,
 }
 
 static void
-login_run_cb (GObject *source,
+login_run_cb (GObject      *source,
               GAsyncResult *result,
-              gpointer user_data)
+              gpointer      user_data)
 {
   g_autoptr (FlowRun) run = user_data;
   g_autoptr (GError) error = NULL;
@@ -236,8 +235,8 @@ start_flow_idle (gpointer user_data)
  * callback port now rather than after 5 minutes. */
 static void
 caller_vanished_cb (GDBusConnection *connection,
-                    const char *name,
-                    gpointer user_data)
+                    const char      *name,
+                    gpointer         user_data)
 {
   LctlLoginFlow *flow = user_data;
 
@@ -246,20 +245,20 @@ caller_vanished_cb (GDBusConnection *connection,
 }
 
 static gboolean
-handle_begin_login (LctlDBusAccounts *object,
+handle_begin_login (LctlDBusAccounts      *object,
                     GDBusMethodInvocation *invocation,
-                    const char *provider,
-                    GVariant *options)
+                    const char            *provider,
+                    GVariant              *options)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlLoginFlow) flow = NULL;
-  gboolean headless = lctl_oauth_is_headless ();
+  gboolean    headless = lctl_oauth_is_headless ();
   const char *sender = g_dbus_method_invocation_get_sender (invocation);
   g_autoptr (GPtrArray) superseded = NULL;
   GHashTableIter iter;
-  gpointer value;
-  FlowRun *run;
+  gpointer       value;
+  FlowRun       *run;
 
   g_variant_lookup (options, "headless", "b", &headless);
   flow = lctl_login_flow_new (provider, lctl_account_manager_get_session (self->manager), headless, &error);
@@ -296,9 +295,9 @@ handle_begin_login (LctlDBusAccounts *object,
 }
 
 static LctlLoginFlow *
-lookup_flow (LctlAccountsService *self,
+lookup_flow (LctlAccountsService   *self,
              GDBusMethodInvocation *invocation,
-             const char *flow_id)
+             const char            *flow_id)
 {
   LctlLoginFlow *flow = g_hash_table_lookup (self->flows, flow_id);
 
@@ -309,13 +308,13 @@ lookup_flow (LctlAccountsService *self,
 }
 
 static gboolean
-handle_complete_login (LctlDBusAccounts *object,
+handle_complete_login (LctlDBusAccounts      *object,
                        GDBusMethodInvocation *invocation,
-                       const char *flow_id,
-                       const char *redirect_url)
+                       const char            *flow_id,
+                       const char            *redirect_url)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
-  LctlLoginFlow *flow = lookup_flow (self, invocation, flow_id);
+  LctlLoginFlow       *flow = lookup_flow (self, invocation, flow_id);
   g_autoptr (GError) error = NULL;
 
   if (flow == NULL)
@@ -328,12 +327,12 @@ handle_complete_login (LctlDBusAccounts *object,
 }
 
 static gboolean
-handle_cancel_login (LctlDBusAccounts *object,
+handle_cancel_login (LctlDBusAccounts      *object,
                      GDBusMethodInvocation *invocation,
-                     const char *flow_id)
+                     const char            *flow_id)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
-  LctlLoginFlow *flow = lookup_flow (self, invocation, flow_id);
+  LctlLoginFlow       *flow = lookup_flow (self, invocation, flow_id);
 
   if (flow == NULL)
     return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -345,9 +344,9 @@ handle_cancel_login (LctlDBusAccounts *object,
 /* Refresh, Logout */
 
 static void
-refresh_cb (GObject *source,
+refresh_cb (GObject      *source,
             GAsyncResult *result,
-            gpointer user_data)
+            gpointer      user_data)
 {
   g_autoptr (Call) call = user_data;
   g_autoptr (GError) error = NULL;
@@ -360,9 +359,9 @@ refresh_cb (GObject *source,
 }
 
 static gboolean
-handle_refresh (LctlDBusAccounts *object,
+handle_refresh (LctlDBusAccounts      *object,
                 GDBusMethodInvocation *invocation,
-                const char *provider)
+                const char            *provider)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
 
@@ -372,9 +371,9 @@ handle_refresh (LctlDBusAccounts *object,
 }
 
 static void
-logout_cb (GObject *source,
+logout_cb (GObject      *source,
            GAsyncResult *result,
-           gpointer user_data)
+           gpointer      user_data)
 {
   g_autoptr (Call) call = user_data;
   g_autoptr (GError) error = NULL;
@@ -386,9 +385,9 @@ logout_cb (GObject *source,
 }
 
 static gboolean
-handle_logout (LctlDBusAccounts *object,
+handle_logout (LctlDBusAccounts      *object,
                GDBusMethodInvocation *invocation,
-               const char *provider)
+               const char            *provider)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
 
@@ -400,16 +399,16 @@ handle_logout (LctlDBusAccounts *object,
 /* Export, Import */
 
 static void
-export_loaded_cb (GObject *source,
+export_loaded_cb (GObject      *source,
                   GAsyncResult *result,
-                  gpointer user_data)
+                  gpointer      user_data)
 {
   g_autoptr (Call) call = user_data;
   LctlAccountManager *manager = call->self->manager;
   g_autoptr (GHashTable) records = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr (GError) error = NULL;
-  g_autofree char *script = NULL;
-  gsize n;
+  g_autofree char         *script = NULL;
+  gsize                    n;
   const LctlOAuthProvider *providers = lctl_oauth_provider_get_all (&n);
 
   if (!lctl_account_manager_load_finish (manager, result, &error))
@@ -421,14 +420,14 @@ export_loaded_cb (GObject *source,
     {
       for (gsize i = 0; i < n; i++)
         if (lctl_account_manager_get_record (manager, providers[i].id) != NULL)
-          g_hash_table_insert (records, (gpointer)providers[i].id,
+          g_hash_table_insert (records, (gpointer) providers[i].id,
                                lctl_account_manager_get_record (manager, providers[i].id));
     }
   else
     for (char **p = call->providers; *p != NULL; p++)
       {
         const LctlOAuthProvider *provider = lctl_oauth_provider_lookup (*p);
-        JsonObject *record = provider != NULL ? lctl_account_manager_get_record (manager, provider->id) : NULL;
+        JsonObject              *record = provider != NULL ? lctl_account_manager_get_record (manager, provider->id) : NULL;
 
         if (record == NULL)
           {
@@ -438,7 +437,7 @@ export_loaded_cb (GObject *source,
                                                    provider != NULL ? provider->label : *p);
             return;
           }
-        g_hash_table_insert (records, (gpointer)provider->id, record);
+        g_hash_table_insert (records, (gpointer) provider->id, record);
       }
   if (g_hash_table_size (records) == 0)
     {
@@ -452,14 +451,14 @@ export_loaded_cb (GObject *source,
 }
 
 static gboolean
-handle_export (LctlDBusAccounts *object,
+handle_export (LctlDBusAccounts      *object,
                GDBusMethodInvocation *invocation,
-               const char *const *providers)
+               const char *const     *providers)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
-  Call *call = call_new (self, invocation);
+  Call                *call = call_new (self, invocation);
 
-  call->providers = g_strdupv ((char **)providers);
+  call->providers = g_strdupv ((char **) providers);
   lctl_account_manager_load_async (self->manager, self->cancellable, export_loaded_cb, call);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -467,9 +466,9 @@ handle_export (LctlDBusAccounts *object,
 static void import_next (Call *call);
 
 static void
-import_added_cb (GObject *source,
+import_added_cb (GObject      *source,
                  GAsyncResult *result,
-                 gpointer user_data)
+                 gpointer      user_data)
 {
   Call *call = user_data;
   g_autoptr (GError) error = NULL;
@@ -486,7 +485,7 @@ import_added_cb (GObject *source,
 static void
 import_next (Call *call)
 {
-  gsize n;
+  gsize                    n;
   const LctlOAuthProvider *providers = lctl_oauth_provider_get_all (&n);
 
   while (call->index < n)
@@ -503,14 +502,14 @@ import_next (Call *call)
     }
   g_ptr_array_add (call->imported, NULL);
   lctl_dbus_accounts_complete_import (LCTL_DBUS_ACCOUNTS (call->self), call->invocation,
-                                      (const char *const *)call->imported->pdata);
+                                      (const char *const *) call->imported->pdata);
   call_free (call);
 }
 
 static gboolean
-handle_import (LctlDBusAccounts *object,
+handle_import (LctlDBusAccounts      *object,
                GDBusMethodInvocation *invocation,
-               const char *script)
+               const char            *script)
 {
   LctlAccountsService *self = LCTL_ACCOUNTS_SERVICE (object);
   g_autoptr (GError) error = NULL;
@@ -587,9 +586,9 @@ lctl_accounts_service_init (LctlAccountsService *self)
 }
 
 static void
-initial_load_cb (GObject *source,
+initial_load_cb (GObject      *source,
                  GAsyncResult *result,
-                 gpointer user_data)
+                 gpointer      user_data)
 {
   g_autoptr (GError) error = NULL;
 
@@ -627,7 +626,7 @@ lctl_accounts_service_new_with_manager (LctlAccountManager *manager)
 
   self->manager = g_object_ref (manager);
   g_signal_connect (manager, "changed", G_CALLBACK (manager_changed_cb), self);
-  lctl_dbus_accounts_set_needs_login (LCTL_DBUS_ACCOUNTS (self), (const char *const *)none);
+  lctl_dbus_accounts_set_needs_login (LCTL_DBUS_ACCOUNTS (self), (const char *const *) none);
   g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, initial_load_idle, g_object_ref (self), g_object_unref);
   return self;
 }

@@ -15,7 +15,7 @@ G_DECLARE_FINAL_TYPE (LctlAccountsService, lctl_accounts_service, LCTL, ACCOUNTS
 
 LctlAccountsService *lctl_accounts_service_new (void);
 LctlAccountsService *lctl_accounts_service_new_with_manager (LctlAccountManager *manager);
-LctlTokenSource *lctl_accounts_service_get_token_source (LctlAccountsService *self);
-LctlAccountManager *lctl_accounts_service_get_manager (LctlAccountsService *self);
+LctlTokenSource     *lctl_accounts_service_get_token_source (LctlAccountsService *self);
+LctlAccountManager  *lctl_accounts_service_get_manager (LctlAccountsService *self);
 
 G_END_DECLS

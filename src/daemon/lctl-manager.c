@@ -66,7 +66,7 @@ handle_list_models (LctlDBusManager       *manager,
                     GDBusMethodInvocation *invocation)
 {
   LctlManager *self = LCTL_MANAGER (manager);
-  LctlConfig *config = lctl_server_get_config (lctl_application_get_server (self->application));
+  LctlConfig  *config = lctl_server_get_config (lctl_application_get_server (self->application));
 
   if (config == NULL)
     lctl_dbus_manager_complete_list_models (manager, invocation, g_variant_new ("aa{sv}", NULL));

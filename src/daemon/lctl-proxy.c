@@ -19,7 +19,7 @@
 
 /* Keep-alive while nothing has reached the client: Anthropic's own API
  * pings, and idle connections behind NATs die. */
-#define DEFAULT_PING_INTERVAL_MS 10000
+#define DEFAULT_PING_INTERVAL_MS    10000
 #define DEFAULT_STREAM_IDLE_TIMEOUT 120.0
 /* Error bodies are short; a bigger one is cut, not buffered forever. */
 #define MAX_ERROR_BODY (64 * 1024)
@@ -28,12 +28,12 @@ struct _LctlProxy
 {
   GObject parent_instance;
 
-  LctlRouter *router;
-  LctlUpstream *upstream;
+  LctlRouter      *router;
+  LctlUpstream    *upstream;
   LctlTokenSource *tokens;
-  GCancellable *cancellable; /* the daemon's; cancelled at shutdown */
-  unsigned ping_interval_ms;
-  guint64 next_request_id;
+  GCancellable    *cancellable; /* the daemon's; cancelled at shutdown */
+  unsigned         ping_interval_ms;
+  guint64          next_request_id;
 };
 
 enum
@@ -57,53 +57,53 @@ typedef enum
 /* One client request, from its body to its last byte. */
 typedef struct
 {
-  LctlProxy *proxy;
+  LctlProxy         *proxy;
   SoupServerMessage *msg;
-  LctlEndpoint endpoint;
-  LctlDialect client_dialect;
-  LctlConfig *config;
-  char *id;
-  gint64 started_us;
-  GCancellable *cancellable; /* cancelled with the daemon's, too */
-  gulong daemon_cancelled_id;
-  gulong disconnected_id;
-  gboolean client_gone;
-  gboolean finished;
+  LctlEndpoint       endpoint;
+  LctlDialect        client_dialect;
+  LctlConfig        *config;
+  char              *id;
+  gint64             started_us;
+  GCancellable      *cancellable; /* cancelled with the daemon's, too */
+  gulong             daemon_cancelled_id;
+  gulong             disconnected_id;
+  gboolean           client_gone;
+  gboolean           finished;
 
-  GBytes *body;
+  GBytes        *body;
   LctlIrRequest *request;
-  gboolean stream;
+  gboolean       stream;
   LctlRoutePlan *plan;
-  LctlIrError *last_error;
+  LctlIrError   *last_error;
 
   /* The current attempt. */
-  LctlRouteAttempt attempt;
-  gboolean attempt_open;
+  LctlRouteAttempt    attempt;
+  gboolean            attempt_open;
   const LctlProvider *provider;
-  LctlToken *token;
-  gboolean token_retried;
-  LctlToolNames *tool_names;
-  LctlUpstreamCall *call;
-  gint64 attempt_started_us;
-  gint64 first_upstream_send_us;
-  gint64 upstream_done_us;
-  unsigned upstream_status;
-  char *retry_after;
-  BodyMode body_mode;
-  GByteArray *upstream_body;
-  LctlStreamDecoder *decoder;
-  LctlIrResponse *assembled;
-  unsigned wait_source_id;
+  LctlToken          *token;
+  gboolean            token_retried;
+  LctlToolNames      *tool_names;
+  LctlUpstreamCall   *call;
+  gint64              attempt_started_us;
+  gint64              first_upstream_send_us;
+  gint64              upstream_done_us;
+  unsigned            upstream_status;
+  char               *retry_after;
+  BodyMode            body_mode;
+  GByteArray         *upstream_body;
+  LctlStreamDecoder  *decoder;
+  LctlIrResponse     *assembled;
+  unsigned            wait_source_id;
 
   /* Towards the client. */
   LctlStreamEncoder *encoder;
-  GPtrArray *pending_events;
-  gboolean committed;
-  gboolean headers_sent;
-  unsigned ping_source_id;
-  unsigned status;
-  double ttft_ms;
-  LctlIrUsage usage;
+  GPtrArray         *pending_events;
+  gboolean           committed;
+  gboolean           headers_sent;
+  unsigned           ping_source_id;
+  unsigned           status;
+  double             ttft_ms;
+  LctlIrUsage        usage;
 } LctlExchange;
 
 static void next_attempt (LctlExchange *ex);
@@ -195,9 +195,9 @@ set_route_headers (LctlExchange       *ex,
                    SoupMessageHeaders *headers)
 {
   const LctlRouteAttemptRecord *served = ex->plan != NULL ? lctl_route_plan_get_served (ex->plan) : NULL;
-  GPtrArray *attempts = ex->plan != NULL ? lctl_route_plan_get_attempts (ex->plan) : NULL;
-  g_autofree char *overhead = g_strdup_printf ("%.3f", overhead_ms (ex));
-  g_autofree char *count = g_strdup_printf ("%u", attempts != NULL ? attempts->len : 0);
+  GPtrArray                    *attempts = ex->plan != NULL ? lctl_route_plan_get_attempts (ex->plan) : NULL;
+  g_autofree char              *overhead = g_strdup_printf ("%.3f", overhead_ms (ex));
+  g_autofree char              *count = g_strdup_printf ("%u", attempts != NULL ? attempts->len : 0);
 
   soup_message_headers_replace (headers, "x-litellmctl-request-id", ex->id);
   soup_message_headers_replace (headers, "x-litellm-overhead-duration-ms", overhead);
@@ -247,9 +247,9 @@ static void
 emit_finished (LctlExchange *ex)
 {
   const LctlRouteAttemptRecord *served = ex->plan != NULL ? lctl_route_plan_get_served (ex->plan) : NULL;
-  GVariantBuilder builder;
-  g_autofree char *route = ex->plan != NULL ? lctl_route_plan_format_attempts (ex->plan) : g_strdup ("");
-  double latency = ms_since (ex->started_us);
+  GVariantBuilder               builder;
+  g_autofree char              *route = ex->plan != NULL ? lctl_route_plan_format_attempts (ex->plan) : g_strdup ("");
+  double                        latency = ms_since (ex->started_us);
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&builder, "{sv}", "id", g_variant_new_string (ex->id));
@@ -325,8 +325,8 @@ respond_json (LctlExchange *ex,
 {
   g_autoptr (GBytes) bytes = lctl_dialect_node_to_bytes (node);
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (ex->msg);
-  gsize size;
-  const char *data = g_bytes_get_data (bytes, &size);
+  gsize               size;
+  const char         *data = g_bytes_get_data (bytes, &size);
 
   if (ex->client_gone)
     {
@@ -607,9 +607,9 @@ static gboolean
 handle_events (LctlExchange *ex,
                GPtrArray    *events)
 {
-  gsize n_events = 0;
+  gsize                    n_events = 0;
   g_autofree LctlIrEvent **taken = (LctlIrEvent **) g_ptr_array_steal (events, &n_events);
-  gboolean more = TRUE;
+  gboolean                 more = TRUE;
 
   for (gsize i = 0; i < n_events; i++)
     {
@@ -655,7 +655,7 @@ upstream_headers_cb (LctlUpstreamCall   *call,
                      gpointer            user_data)
 {
   LctlExchange *ex = user_data;
-  const char *content_type = soup_message_headers_get_content_type (headers, NULL);
+  const char   *content_type = soup_message_headers_get_content_type (headers, NULL);
 
   ex->upstream_status = status;
   g_clear_pointer (&ex->retry_after, g_free);
@@ -682,7 +682,7 @@ upstream_chunk_cb (LctlUpstreamCall *call,
 {
   /* Handling the chunk may end the exchange. */
   g_autoptr (LctlExchange) ex = exchange_ref (user_data);
-  gsize size;
+  gsize       size;
   const char *data = g_bytes_get_data (chunk, &size);
 
   switch (ex->body_mode)
@@ -739,8 +739,8 @@ upstream_done_cb (LctlUpstreamCall *call,
 
   if (error != NULL)
     {
-      LctlIrErrorType type = g_error_matches (error, LCTL_ERROR, LCTL_ERROR_TIMEOUT) ? LCTL_IR_ERROR_TIMEOUT : LCTL_IR_ERROR_API_ERROR;
-      unsigned status = type == LCTL_IR_ERROR_TIMEOUT ? SOUP_STATUS_GATEWAY_TIMEOUT : SOUP_STATUS_BAD_GATEWAY;
+      LctlIrErrorType  type = g_error_matches (error, LCTL_ERROR, LCTL_ERROR_TIMEOUT) ? LCTL_IR_ERROR_TIMEOUT : LCTL_IR_ERROR_API_ERROR;
+      unsigned         status = type == LCTL_IR_ERROR_TIMEOUT ? SOUP_STATUS_GATEWAY_TIMEOUT : SOUP_STATUS_BAD_GATEWAY;
       g_autofree char *message = g_strdup_printf ("%s: %s", ex->attempt.deployment->model, error->message);
       g_autoptr (LctlIrError) ir_error = lctl_ir_error_new (type, status, message);
 
@@ -900,10 +900,10 @@ build_upstream_body (LctlExchange *ex,
                      gboolean      upstream_stream)
 {
   const LctlDeployment *deployment = ex->attempt.deployment;
-  const LctlProvider *provider = ex->provider;
+  const LctlProvider   *provider = ex->provider;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonNode) node = NULL;
-  gsize size;
+  gsize       size;
   const char *data = g_bytes_get_data (ex->body, &size);
 
   if (provider->dialect == ex->client_dialect && provider->prepare == NULL && !provider->sanitize_tool_names)
@@ -946,7 +946,7 @@ static void
 send_attempt (LctlExchange *ex)
 {
   const LctlDeployment *deployment = ex->attempt.deployment;
-  const LctlProvider *provider = ex->provider;
+  const LctlProvider   *provider = ex->provider;
   /* The ChatGPT backend streams, whatever the client wants. */
   gboolean upstream_stream = ex->stream || provider->dialect == LCTL_DIALECT_RESPONSES;
   g_autoptr (GBytes) body = build_upstream_body (ex, upstream_stream);
@@ -1092,7 +1092,7 @@ next_attempt (LctlExchange *ex)
     {
       g_autoptr (LctlIrError) error = g_steal_pointer (&ex->last_error);
       LctlRouteOutcome last;
-      gboolean known = lctl_route_plan_get_last_failure (ex->plan, &last);
+      gboolean         known = lctl_route_plan_get_last_failure (ex->plan, &last);
 
       if (error == NULL)
         {
@@ -1162,8 +1162,8 @@ lctl_proxy_handle (LctlServer        *server,
                    LctlConfig        *config,
                    gpointer           user_data)
 {
-  LctlProxy *self = LCTL_PROXY (user_data);
-  LctlExchange *ex = g_rc_box_new0 (LctlExchange);
+  LctlProxy       *self = LCTL_PROXY (user_data);
+  LctlExchange    *ex = g_rc_box_new0 (LctlExchange);
   SoupMessageBody *request_body = soup_server_message_get_request_body (msg);
   g_autoptr (GBytes) flattened = soup_message_body_flatten (request_body);
   g_autoptr (GError) error = NULL;
@@ -1261,7 +1261,7 @@ static void
 lctl_proxy_init (LctlProxy *self)
 {
   const char *ping = g_getenv ("LITELLMCTL_PING_INTERVAL_MS");
-  guint64 value;
+  guint64     value;
 
   self->ping_interval_ms = DEFAULT_PING_INTERVAL_MS;
   if (ping != NULL && g_ascii_string_to_unsigned (ping, 10, 10, G_MAXUINT, &value, NULL))

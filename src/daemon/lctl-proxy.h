@@ -19,8 +19,8 @@ LctlProxy *lctl_proxy_new (LctlRouter      *router,
                            LctlUpstream    *upstream,
                            LctlTokenSource *tokens,
                            GCancellable    *cancellable);
-void lctl_proxy_set_token_source (LctlProxy       *self,
-                                  LctlTokenSource *tokens);
+void       lctl_proxy_set_token_source (LctlProxy       *self,
+                                        LctlTokenSource *tokens);
 
 /* An LctlServerProxyFunc; @user_data is the LctlProxy. */
 void lctl_proxy_handle (LctlServer        *server,

@@ -17,7 +17,7 @@ struct _LctlUpstream
   GObject parent_instance;
 
   SoupSession *session;
-  gboolean verify_tls;
+  gboolean     verify_tls;
 };
 
 G_DEFINE_FINAL_TYPE (LctlUpstream, lctl_upstream, G_TYPE_OBJECT)
@@ -32,22 +32,22 @@ typedef enum
 
 struct _LctlUpstreamCall
 {
-  LctlUpstream *upstream;
-  SoupMessage *msg;
-  GInputStream *stream;
-  GCancellable *cancellable; /* ours, cancelled by the caller's too */
-  GCancellable *caller_cancellable;
-  gulong caller_cancelled_id;
-  LctlUpstreamTimeouts timeouts;
+  LctlUpstream         *upstream;
+  SoupMessage          *msg;
+  GInputStream         *stream;
+  GCancellable         *cancellable; /* ours, cancelled by the caller's too */
+  GCancellable         *caller_cancellable;
+  gulong                caller_cancelled_id;
+  LctlUpstreamTimeouts  timeouts;
   LctlUpstreamCallbacks callbacks;
-  gpointer user_data;
+  gpointer              user_data;
 
-  GSource *first_byte_source;
-  GSource *idle_source;
-  GSource *total_source;
+  GSource    *first_byte_source;
+  GSource    *idle_source;
+  GSource    *total_source;
   TimeoutKind timed_out;
-  gboolean got_body;
-  gboolean finished;
+  gboolean    got_body;
+  gboolean    finished;
 };
 
 static LctlUpstreamCall *
@@ -114,9 +114,9 @@ call_fail (LctlUpstreamCall *call,
   if (call->timed_out != TIMEOUT_NONE)
     {
       static const char *const what[] = { "", "before the first byte", "between two reads", "in total" };
-      double seconds = call->timed_out == TIMEOUT_FIRST_BYTE ? call->timeouts.first_byte
-                       : call->timed_out == TIMEOUT_IDLE     ? call->timeouts.idle
-                                                             : call->timeouts.total;
+      double                   seconds = call->timed_out == TIMEOUT_FIRST_BYTE ? call->timeouts.first_byte
+                                         : call->timed_out == TIMEOUT_IDLE     ? call->timeouts.idle
+                                                                               : call->timeouts.total;
       g_autoptr (GError) timeout = g_error_new (LCTL_ERROR, LCTL_ERROR_TIMEOUT,
                                                 "Upstream timed out: nothing %s within %g s",
                                                 what[call->timed_out], seconds);
@@ -129,7 +129,7 @@ call_fail (LctlUpstreamCall *call,
 static gboolean
 timeout_cb (gpointer user_data)
 {
-  GSource *source = g_main_current_source ();
+  GSource          *source = g_main_current_source ();
   LctlUpstreamCall *call = user_data;
 
   if (source == call->first_byte_source)

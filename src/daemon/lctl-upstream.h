@@ -48,9 +48,9 @@ typedef struct
 } LctlUpstreamCallbacks;
 
 LctlUpstream *lctl_upstream_new (void);
-void lctl_upstream_configure (LctlUpstream *self,
-                              LctlConfig   *config);
-SoupSession *lctl_upstream_get_session (LctlUpstream *self);
+void          lctl_upstream_configure (LctlUpstream *self,
+                                       LctlConfig   *config);
+SoupSession  *lctl_upstream_get_session (LctlUpstream *self);
 
 LctlUpstreamCall *lctl_upstream_send (LctlUpstream                *self,
                                       SoupMessage                 *msg,
@@ -58,7 +58,7 @@ LctlUpstreamCall *lctl_upstream_send (LctlUpstream                *self,
                                       GCancellable                *cancellable,
                                       const LctlUpstreamCallbacks *callbacks,
                                       gpointer                     user_data);
-void lctl_upstream_call_cancel (LctlUpstreamCall *call);
-SoupMessage *lctl_upstream_call_get_message (LctlUpstreamCall *call);
+void              lctl_upstream_call_cancel (LctlUpstreamCall *call);
+SoupMessage      *lctl_upstream_call_get_message (LctlUpstreamCall *call);
 
 G_END_DECLS

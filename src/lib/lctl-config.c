@@ -38,8 +38,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (yaml_event_t, yaml_event_delete)
 #define YAML_MAX_DEPTH 200
 #define YAML_MAX_NODES (1u << 18)
 
-#define ENV_REF_PREFIX "os.environ/"
-#define DEFAULT_MAX_REQUEST_BODY ((gsize)32 * 1024 * 1024)
+#define ENV_REF_PREFIX           "os.environ/"
+#define DEFAULT_MAX_REQUEST_BODY ((gsize) 32 * 1024 * 1024)
 
 /* ------------------------------------------------------------------------ */
 /* Step 1: YAML → located JSON                                               */
@@ -47,13 +47,13 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (yaml_event_t, yaml_event_delete)
 
 typedef struct
 {
-  int line; /* 1-based; 0 when unknown (copies made for aliases and merges) */
-  int column;
-  int key_line; /* where the key was written, for mapping values */
-  int key_column;
-  gsize size;      /* nodes in the subtree, to bound alias expansion */
-  unsigned height; /* depth of the subtree, to bound recursion */
-  char *env_name;  /* set when the value came from os.environ/NAME */
+  int      line; /* 1-based; 0 when unknown (copies made for aliases and merges) */
+  int      column;
+  int      key_line; /* where the key was written, for mapping values */
+  int      key_column;
+  gsize    size;     /* nodes in the subtree, to bound alias expansion */
+  unsigned height;   /* depth of the subtree, to bound recursion */
+  char    *env_name; /* set when the value came from os.environ/NAME */
 } LctlYamlLocation;
 
 static void
@@ -74,22 +74,22 @@ yaml_locations_new (void)
 typedef struct
 {
   yaml_parser_t *parser;
-  const char *data;
-  gsize length;
-  const char *path;
-  GHashTable *locations; /* JsonNode* -> LctlYamlLocation* */
-  GHashTable *anchors;   /* anchor name -> JsonNode* (ref) */
-  GPtrArray *keep;       /* nodes kept alive until the build ends, so no
+  const char    *data;
+  gsize          length;
+  const char    *path;
+  GHashTable    *locations; /* JsonNode* -> LctlYamlLocation* */
+  GHashTable    *anchors;   /* anchor name -> JsonNode* (ref) */
+  GPtrArray     *keep;      /* nodes kept alive until the build ends, so no
                           * freed address is reused by a node with a stale
                           * location entry */
-  gsize total_nodes;
+  gsize          total_nodes;
 } LctlYamlBuilder;
 
 static LctlYamlLocation *
 yaml_location_add (GHashTable *locations,
-                   JsonNode *node,
-                   int line,
-                   int column)
+                   JsonNode   *node,
+                   int         line,
+                   int         column)
 {
   LctlYamlLocation *location = g_new0 (LctlYamlLocation, 1);
 
@@ -102,23 +102,23 @@ yaml_location_add (GHashTable *locations,
 }
 
 static void
-set_error_at (GError **error,
+set_error_at (GError    **error,
               const char *path,
-              int line,
-              int column,
+              int         line,
+              int         column,
               const char *format,
               ...) G_GNUC_PRINTF (5, 6);
 
 static void
-set_error_at (GError **error,
+set_error_at (GError    **error,
               const char *path,
-              int line,
-              int column,
+              int         line,
+              int         column,
               const char *format,
               ...)
 {
   g_autofree char *message = NULL;
-  va_list args;
+  va_list          args;
 
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
@@ -129,9 +129,9 @@ set_error_at (GError **error,
 /* Byte offset of a 0-based line/column (columns count characters). */
 static gsize
 offset_of_mark (const char *data,
-                gsize length,
-                gsize line,
-                gsize column)
+                gsize       length,
+                gsize       line,
+                gsize       column)
 {
   gsize offset = 0;
 
@@ -142,7 +142,7 @@ offset_of_mark (const char *data,
     {
       offset++;
       /* Skip UTF-8 continuation bytes. */
-      while (offset < length && ((unsigned char)data[offset] & 0xC0) == 0x80)
+      while (offset < length && ((unsigned char) data[offset] & 0xC0) == 0x80)
         offset++;
       c++;
     }
@@ -151,73 +151,73 @@ offset_of_mark (const char *data,
 
 static void
 set_parser_error (LctlYamlBuilder *b,
-                  GError **error)
+                  GError         **error)
 {
   const yaml_parser_t *parser = b->parser;
-  const char *problem = parser->problem != NULL ? parser->problem : "invalid YAML";
+  const char          *problem = parser->problem != NULL ? parser->problem : "invalid YAML";
 
   switch (parser->error)
     {
-      case YAML_MEMORY_ERROR:
-        set_error_at (error, b->path, 1, 1, "out of memory while parsing YAML");
+    case YAML_MEMORY_ERROR:
+      set_error_at (error, b->path, 1, 1, "out of memory while parsing YAML");
+      return;
+
+    case YAML_READER_ERROR:
+      {
+        /* Reader errors carry a byte offset, not a mark. */
+        gsize offset = MIN (parser->problem_offset, b->length);
+        int   line = 1;
+        int   column = 1;
+
+        for (gsize i = 0; i < offset; i++)
+          {
+            if (b->data[i] == '\n')
+              {
+                line++;
+                column = 1;
+              }
+            else if (((unsigned char) b->data[i] & 0xC0) != 0x80)
+              column++;
+          }
+        if (parser->problem_value != -1)
+          set_error_at (error, b->path, line, column, "%s (byte 0x%02X); expected UTF-8 text", problem,
+                        (unsigned) parser->problem_value & 0xFF);
+        else
+          set_error_at (error, b->path, line, column, "%s; expected UTF-8 text", problem);
         return;
+      }
 
-      case YAML_READER_ERROR:
-        {
-          /* Reader errors carry a byte offset, not a mark. */
-          gsize offset = MIN (parser->problem_offset, b->length);
-          int line = 1;
-          int column = 1;
+    default:
+      {
+        const yaml_mark_t *mark = &parser->problem_mark;
+        gsize              offset = offset_of_mark (b->data, b->length, mark->line, mark->column);
+        g_autofree char   *context = NULL;
 
-          for (gsize i = 0; i < offset; i++)
-            {
-              if (b->data[i] == '\n')
-                {
-                  line++;
-                  column = 1;
-                }
-              else if (((unsigned char)b->data[i] & 0xC0) != 0x80)
-                column++;
-            }
-          if (parser->problem_value != -1)
-            set_error_at (error, b->path, line, column, "%s (byte 0x%02X); expected UTF-8 text", problem,
-                          (unsigned)parser->problem_value & 0xFF);
-          else
-            set_error_at (error, b->path, line, column, "%s; expected UTF-8 text", problem);
-          return;
-        }
+        if (parser->context != NULL)
+          context = g_strdup_printf (" (%s at line %zu column %zu)", parser->context,
+                                     parser->context_mark.line + 1, parser->context_mark.column + 1);
 
-      default:
-        {
-          const yaml_mark_t *mark = &parser->problem_mark;
-          gsize offset = offset_of_mark (b->data, b->length, mark->line, mark->column);
-          g_autofree char *context = NULL;
-
-          if (parser->context != NULL)
-            context = g_strdup_printf (" (%s at line %zu column %zu)", parser->context,
-                                       parser->context_mark.line + 1, parser->context_mark.column + 1);
-
-          /* libyaml's wording for a tab is obscure; say what to fix. */
-          if (offset < b->length && b->data[offset] == '\t')
-            set_error_at (error, b->path, (int)mark->line + 1, (int)mark->column + 1,
-                          "found a tab character; expected spaces for indentation%s",
-                          context != NULL ? context : "");
-          else
-            set_error_at (error, b->path, (int)mark->line + 1, (int)mark->column + 1, "%s%s%s", problem,
-                          context != NULL ? context : "",
-                          /* Nearly always a line indented differently from its siblings. */
-                          g_str_equal (problem, "did not find expected key") || g_str_equal (problem, "mapping values are not allowed in this context") || g_str_equal (problem, "did not find expected '-' indicator")
-                              ? "; check the indentation of this line"
-                              : "");
-          return;
-        }
+        /* libyaml's wording for a tab is obscure; say what to fix. */
+        if (offset < b->length && b->data[offset] == '\t')
+          set_error_at (error, b->path, (int) mark->line + 1, (int) mark->column + 1,
+                        "found a tab character; expected spaces for indentation%s",
+                        context != NULL ? context : "");
+        else
+          set_error_at (error, b->path, (int) mark->line + 1, (int) mark->column + 1, "%s%s%s", problem,
+                        context != NULL ? context : "",
+                        /* Nearly always a line indented differently from its siblings. */
+                        g_str_equal (problem, "did not find expected key") || g_str_equal (problem, "mapping values are not allowed in this context") || g_str_equal (problem, "did not find expected '-' indicator")
+                            ? "; check the indentation of this line"
+                            : "");
+        return;
+      }
     }
 }
 
 static gboolean
 yaml_next_event (LctlYamlBuilder *b,
-                 yaml_event_t *event,
-                 GError **error)
+                 yaml_event_t    *event,
+                 GError         **error)
 {
   if (!yaml_parser_parse (b->parser, event))
     {
@@ -243,11 +243,11 @@ static const char *const yaml_float_pattern = "^(?:[-+]?(?:[0-9][0-9_]*)\\.[0-9_
                                               "|\\.(?:nan|NaN|NAN))$";
 
 static gboolean
-yaml_matches (unsigned which,
+yaml_matches (unsigned    which,
               const char *text)
 {
   static GRegex *regexes[2];
-  static gsize initialized;
+  static gsize   initialized;
 
   if (g_once_init_enter (&initialized))
     {
@@ -284,7 +284,7 @@ yaml_bool_value (const char *text)
 /* Copies @text without '_' separators and splits off the sign. */
 static char *
 yaml_number_digits (const char *text,
-                    gboolean *negative)
+                    gboolean   *negative)
 {
   GString *digits = g_string_new (NULL);
 
@@ -311,20 +311,20 @@ yaml_sexagesimal (const char *digits)
 static JsonNode *
 yaml_int_node (const char *text)
 {
-  gboolean negative;
+  gboolean         negative;
   g_autofree char *digits = yaml_number_digits (text, &negative);
-  const char *start = digits;
-  unsigned base = 10;
-  guint64 magnitude;
-  char *end = NULL;
-  JsonNode *node = json_node_alloc ();
+  const char      *start = digits;
+  unsigned         base = 10;
+  guint64          magnitude;
+  char            *end = NULL;
+  JsonNode        *node = json_node_alloc ();
 
   if (strchr (digits, ':') != NULL)
     {
       double value = yaml_sexagesimal (digits);
 
-      if (value <= (double)G_MAXINT64)
-        return json_node_init_int (node, (gint64)(negative ? -value : value));
+      if (value <= (double) G_MAXINT64)
+        return json_node_init_int (node, (gint64) (negative ? -value : value));
       return json_node_init_double (node, negative ? -value : value);
     }
 
@@ -337,8 +337,8 @@ yaml_int_node (const char *text)
 
   errno = 0;
   magnitude = g_ascii_strtoull (start, &end, base);
-  if (errno == 0 && magnitude <= (guint64)G_MAXINT64)
-    return json_node_init_int (node, negative ? -(gint64)magnitude : (gint64)magnitude);
+  if (errno == 0 && magnitude <= (guint64) G_MAXINT64)
+    return json_node_init_int (node, negative ? -(gint64) magnitude : (gint64) magnitude);
 
   /* Python has big integers; the closest JSON can do is a double. */
   if (base == 10)
@@ -349,10 +349,10 @@ yaml_int_node (const char *text)
 static JsonNode *
 yaml_float_node (const char *text)
 {
-  gboolean negative;
+  gboolean         negative;
   g_autofree char *digits = yaml_number_digits (text, &negative);
-  JsonNode *node = json_node_alloc ();
-  double value;
+  JsonNode        *node = json_node_alloc ();
+  double           value;
 
   if (g_ascii_strcasecmp (digits, ".inf") == 0)
     value = INFINITY;
@@ -384,8 +384,8 @@ yaml_plain_scalar_node (const char *text)
 static JsonNode *
 yaml_scalar_node (const yaml_event_t *event)
 {
-  const char *text = (const char *)event->data.scalar.value;
-  const char *tag = (const char *)event->data.scalar.tag;
+  const char *text = (const char *) event->data.scalar.value;
+  const char *tag = (const char *) event->data.scalar.tag;
 
   if (tag != NULL && !event->data.scalar.plain_implicit && !event->data.scalar.quoted_implicit)
     {
@@ -401,9 +401,9 @@ yaml_scalar_node (const yaml_event_t *event)
 }
 
 static JsonNode *yaml_build_node (LctlYamlBuilder *b,
-                                  yaml_event_t *event,
-                                  unsigned depth,
-                                  GError **error);
+                                  yaml_event_t    *event,
+                                  unsigned         depth,
+                                  GError         **error);
 
 /* A deep copy, so that each alias is an independent subtree (in-place
  * resolution and parent pointers stay simple). */
@@ -418,53 +418,53 @@ yaml_copy_node (JsonNode *node)
   copy = json_node_alloc ();
   switch (JSON_NODE_TYPE (node))
     {
-      case JSON_NODE_OBJECT:
-        {
-          JsonObject *object = json_node_get_object (node);
-          g_autoptr (JsonObject) copy_object = json_object_new ();
-          g_autoptr (GList) members = json_object_get_members (object);
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *object = json_node_get_object (node);
+        g_autoptr (JsonObject) copy_object = json_object_new ();
+        g_autoptr (GList) members = json_object_get_members (object);
 
-          json_node_init_object (copy, copy_object);
-          for (GList *l = members; l != NULL; l = l->next)
-            {
-              JsonNode *child = yaml_copy_node (json_object_get_member (object, l->data));
+        json_node_init_object (copy, copy_object);
+        for (GList *l = members; l != NULL; l = l->next)
+          {
+            JsonNode *child = yaml_copy_node (json_object_get_member (object, l->data));
 
-              json_node_set_parent (child, copy);
-              json_object_set_member (copy_object, l->data, child);
-            }
-          break;
-        }
+            json_node_set_parent (child, copy);
+            json_object_set_member (copy_object, l->data, child);
+          }
+        break;
+      }
 
-      case JSON_NODE_ARRAY:
-        {
-          JsonArray *array = json_node_get_array (node);
-          g_autoptr (JsonArray) copy_array = json_array_sized_new (json_array_get_length (array));
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+        g_autoptr (JsonArray) copy_array = json_array_sized_new (json_array_get_length (array));
 
-          json_node_init_array (copy, copy_array);
-          for (unsigned i = 0; i < json_array_get_length (array); i++)
-            {
-              JsonNode *child = yaml_copy_node (json_array_get_element (array, i));
+        json_node_init_array (copy, copy_array);
+        for (unsigned i = 0; i < json_array_get_length (array); i++)
+          {
+            JsonNode *child = yaml_copy_node (json_array_get_element (array, i));
 
-              json_node_set_parent (child, copy);
-              json_array_add_element (copy_array, child);
-            }
-          break;
-        }
+            json_node_set_parent (child, copy);
+            json_array_add_element (copy_array, child);
+          }
+        break;
+      }
 
-      case JSON_NODE_VALUE:
-      case JSON_NODE_NULL:
-      default:
-        g_assert_not_reached ();
+    case JSON_NODE_VALUE:
+    case JSON_NODE_NULL:
+    default:
+      g_assert_not_reached ();
     }
   return copy;
 }
 
 static gboolean
 yaml_account (LctlYamlBuilder *b,
-              int line,
-              int column,
-              gsize size,
-              GError **error)
+              int              line,
+              int              column,
+              gsize            size,
+              GError         **error)
 {
   b->total_nodes += size;
   if (b->total_nodes > YAML_MAX_NODES)
@@ -479,34 +479,34 @@ yaml_account (LctlYamlBuilder *b,
 
 static JsonNode *
 yaml_build_alias (LctlYamlBuilder *b,
-                  yaml_event_t *event,
-                  unsigned depth,
-                  GError **error)
+                  yaml_event_t    *event,
+                  unsigned         depth,
+                  GError         **error)
 {
-  const char *anchor = (const char *)event->data.alias.anchor;
-  JsonNode *target = g_hash_table_lookup (b->anchors, anchor);
+  const char             *anchor = (const char *) event->data.alias.anchor;
+  JsonNode               *target = g_hash_table_lookup (b->anchors, anchor);
   const LctlYamlLocation *target_location;
-  LctlYamlLocation *location;
-  JsonNode *copy;
+  LctlYamlLocation       *location;
+  JsonNode               *copy;
 
   if (target == NULL)
     {
-      set_error_at (error, b->path, (int)event->start_mark.line + 1, (int)event->start_mark.column + 1,
+      set_error_at (error, b->path, (int) event->start_mark.line + 1, (int) event->start_mark.column + 1,
                     "unknown anchor \"%s\"; expected an alias to an anchor defined earlier (&%s)", anchor, anchor);
       return NULL;
     }
   target_location = g_hash_table_lookup (b->locations, target);
   if (depth + target_location->height > YAML_MAX_DEPTH)
     {
-      set_error_at (error, b->path, (int)event->start_mark.line + 1, (int)event->start_mark.column + 1,
+      set_error_at (error, b->path, (int) event->start_mark.line + 1, (int) event->start_mark.column + 1,
                     "alias \"%s\" nests deeper than %u levels; expected a flatter document", anchor, YAML_MAX_DEPTH);
       return NULL;
     }
-  if (!yaml_account (b, (int)event->start_mark.line + 1, (int)event->start_mark.column + 1, target_location->size, error))
+  if (!yaml_account (b, (int) event->start_mark.line + 1, (int) event->start_mark.column + 1, target_location->size, error))
     return NULL;
 
   copy = yaml_copy_node (target);
-  location = yaml_location_add (b->locations, copy, (int)event->start_mark.line + 1, (int)event->start_mark.column + 1);
+  location = yaml_location_add (b->locations, copy, (int) event->start_mark.line + 1, (int) event->start_mark.column + 1);
   location->size = target_location->size;
   location->height = target_location->height;
   return copy;
@@ -514,22 +514,22 @@ yaml_build_alias (LctlYamlBuilder *b,
 
 static JsonNode *
 yaml_build_sequence (LctlYamlBuilder *b,
-                     yaml_event_t *event,
-                     unsigned depth,
-                     GError **error)
+                     yaml_event_t    *event,
+                     unsigned         depth,
+                     GError         **error)
 {
   g_autoptr (JsonNode) node = json_node_alloc ();
   g_autoptr (JsonArray) array = json_array_new ();
   LctlYamlLocation *location;
 
   json_node_init_array (node, array);
-  location = yaml_location_add (b->locations, node, (int)event->start_mark.line + 1, (int)event->start_mark.column + 1);
+  location = yaml_location_add (b->locations, node, (int) event->start_mark.line + 1, (int) event->start_mark.column + 1);
 
   for (;;)
     {
       g_auto (yaml_event_t) child_event = { 0 };
       const LctlYamlLocation *child_location;
-      JsonNode *child;
+      JsonNode               *child;
 
       if (!yaml_next_event (b, &child_event, error))
         return NULL;
@@ -551,18 +551,18 @@ yaml_build_sequence (LctlYamlBuilder *b,
  * itself are taken from the merged mappings, earlier ones first. */
 static gboolean
 yaml_apply_merges (LctlYamlBuilder *b,
-                   JsonNode *node,
-                   GPtrArray *merges,
-                   GError **error)
+                   JsonNode        *node,
+                   GPtrArray       *merges,
+                   GError         **error)
 {
-  JsonObject *object = json_node_get_object (node);
+  JsonObject       *object = json_node_get_object (node);
   LctlYamlLocation *location = g_hash_table_lookup (b->locations, node);
 
   for (unsigned i = 0; i < merges->len; i++)
     {
-      JsonNode *source = g_ptr_array_index (merges, i);
+      JsonNode               *source = g_ptr_array_index (merges, i);
       const LctlYamlLocation *source_location = g_hash_table_lookup (b->locations, source);
-      JsonObject *source_object = json_node_get_object (source);
+      JsonObject             *source_object = json_node_get_object (source);
       g_autoptr (GList) members = json_object_get_members (source_object);
 
       if (!yaml_account (b, source_location->line, source_location->column, source_location->size, error))
@@ -571,10 +571,10 @@ yaml_apply_merges (LctlYamlBuilder *b,
 
       for (GList *l = members; l != NULL; l = l->next)
         {
-          JsonNode *member = json_object_get_member (source_object, l->data);
+          JsonNode               *member = json_object_get_member (source_object, l->data);
           const LctlYamlLocation *member_location = g_hash_table_lookup (b->locations, member);
-          LctlYamlLocation *copy_location;
-          JsonNode *copy;
+          LctlYamlLocation       *copy_location;
+          JsonNode               *copy;
 
           if (json_object_has_member (object, l->data))
             continue;
@@ -594,11 +594,11 @@ yaml_apply_merges (LctlYamlBuilder *b,
 }
 
 static gboolean
-yaml_collect_merge (LctlYamlBuilder *b,
-                    JsonNode *value,
+yaml_collect_merge (LctlYamlBuilder   *b,
+                    JsonNode          *value,
                     const yaml_mark_t *mark,
-                    GPtrArray *merges,
-                    GError **error)
+                    GPtrArray         *merges,
+                    GError           **error)
 {
   if (JSON_NODE_HOLDS_OBJECT (value))
     {
@@ -615,7 +615,7 @@ yaml_collect_merge (LctlYamlBuilder *b,
 
           if (!JSON_NODE_HOLDS_OBJECT (element))
             {
-              set_error_at (error, b->path, (int)mark->line + 1, (int)mark->column + 1,
+              set_error_at (error, b->path, (int) mark->line + 1, (int) mark->column + 1,
                             "expected a mapping or a list of mappings to merge with \"<<\"");
               return FALSE;
             }
@@ -623,7 +623,7 @@ yaml_collect_merge (LctlYamlBuilder *b,
         }
       return TRUE;
     }
-  set_error_at (error, b->path, (int)mark->line + 1, (int)mark->column + 1,
+  set_error_at (error, b->path, (int) mark->line + 1, (int) mark->column + 1,
                 "expected a mapping or a list of mappings to merge with \"<<\"");
   return FALSE;
 }
@@ -633,22 +633,22 @@ yaml_event_kind (yaml_event_type_t type)
 {
   switch (type)
     {
-      case YAML_ALIAS_EVENT:
-        return "an alias";
-      case YAML_SEQUENCE_START_EVENT:
-        return "a list";
-      case YAML_MAPPING_START_EVENT:
-        return "a mapping";
-      default:
-        return "a value";
+    case YAML_ALIAS_EVENT:
+      return "an alias";
+    case YAML_SEQUENCE_START_EVENT:
+      return "a list";
+    case YAML_MAPPING_START_EVENT:
+      return "a mapping";
+    default:
+      return "a value";
     }
 }
 
 static JsonNode *
 yaml_build_mapping (LctlYamlBuilder *b,
-                    yaml_event_t *event,
-                    unsigned depth,
-                    GError **error)
+                    yaml_event_t    *event,
+                    unsigned         depth,
+                    GError         **error)
 {
   g_autoptr (JsonNode) node = json_node_alloc ();
   g_autoptr (JsonObject) object = json_object_new ();
@@ -656,15 +656,15 @@ yaml_build_mapping (LctlYamlBuilder *b,
   LctlYamlLocation *location;
 
   json_node_init_object (node, object);
-  location = yaml_location_add (b->locations, node, (int)event->start_mark.line + 1, (int)event->start_mark.column + 1);
+  location = yaml_location_add (b->locations, node, (int) event->start_mark.line + 1, (int) event->start_mark.column + 1);
 
   for (;;)
     {
       g_auto (yaml_event_t) key_event = { 0 };
       g_auto (yaml_event_t) value_event = { 0 };
       LctlYamlLocation *child_location;
-      const char *key;
-      JsonNode *child;
+      const char       *key;
+      JsonNode         *child;
 
       if (!yaml_next_event (b, &key_event, error))
         return NULL;
@@ -672,11 +672,11 @@ yaml_build_mapping (LctlYamlBuilder *b,
         break;
       if (key_event.type != YAML_SCALAR_EVENT)
         {
-          set_error_at (error, b->path, (int)key_event.start_mark.line + 1, (int)key_event.start_mark.column + 1,
+          set_error_at (error, b->path, (int) key_event.start_mark.line + 1, (int) key_event.start_mark.column + 1,
                         "expected a plain key, found %s", yaml_event_kind (key_event.type));
           return NULL;
         }
-      key = (const char *)key_event.data.scalar.value;
+      key = (const char *) key_event.data.scalar.value;
 
       if (!yaml_next_event (b, &value_event, error))
         return NULL;
@@ -686,8 +686,8 @@ yaml_build_mapping (LctlYamlBuilder *b,
       /* The tree owns nothing yet: keep it alive until the build ends. */
       g_ptr_array_add (b->keep, child);
       child_location = g_hash_table_lookup (b->locations, child);
-      child_location->key_line = (int)key_event.start_mark.line + 1;
-      child_location->key_column = (int)key_event.start_mark.column + 1;
+      child_location->key_line = (int) key_event.start_mark.line + 1;
+      child_location->key_column = (int) key_event.start_mark.column + 1;
 
       if (key_event.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && g_str_equal (key, "<<"))
         {
@@ -719,51 +719,51 @@ yaml_build_mapping (LctlYamlBuilder *b,
 
 static JsonNode *
 yaml_build_node (LctlYamlBuilder *b,
-                 yaml_event_t *event,
-                 unsigned depth,
-                 GError **error)
+                 yaml_event_t    *event,
+                 unsigned         depth,
+                 GError         **error)
 {
-  JsonNode *node = NULL;
+  JsonNode   *node = NULL;
   const char *anchor = NULL;
 
   if (depth > YAML_MAX_DEPTH)
     {
-      set_error_at (error, b->path, (int)event->start_mark.line + 1, (int)event->start_mark.column + 1,
+      set_error_at (error, b->path, (int) event->start_mark.line + 1, (int) event->start_mark.column + 1,
                     "nesting deeper than %u levels; expected a flatter document", YAML_MAX_DEPTH);
       return NULL;
     }
 
   switch (event->type)
     {
-      case YAML_ALIAS_EVENT:
-        return yaml_build_alias (b, event, depth, error);
+    case YAML_ALIAS_EVENT:
+      return yaml_build_alias (b, event, depth, error);
 
-      case YAML_SCALAR_EVENT:
-        if (!yaml_account (b, (int)event->start_mark.line + 1, (int)event->start_mark.column + 1, 1, error))
-          return NULL;
-        node = yaml_scalar_node (event);
-        yaml_location_add (b->locations, node, (int)event->start_mark.line + 1, (int)event->start_mark.column + 1);
-        anchor = (const char *)event->data.scalar.anchor;
-        break;
-
-      case YAML_SEQUENCE_START_EVENT:
-        if (!yaml_account (b, (int)event->start_mark.line + 1, (int)event->start_mark.column + 1, 1, error))
-          return NULL;
-        node = yaml_build_sequence (b, event, depth, error);
-        anchor = (const char *)event->data.sequence_start.anchor;
-        break;
-
-      case YAML_MAPPING_START_EVENT:
-        if (!yaml_account (b, (int)event->start_mark.line + 1, (int)event->start_mark.column + 1, 1, error))
-          return NULL;
-        node = yaml_build_mapping (b, event, depth, error);
-        anchor = (const char *)event->data.mapping_start.anchor;
-        break;
-
-      default:
-        set_error_at (error, b->path, (int)event->start_mark.line + 1, (int)event->start_mark.column + 1,
-                      "unexpected YAML structure; expected a value");
+    case YAML_SCALAR_EVENT:
+      if (!yaml_account (b, (int) event->start_mark.line + 1, (int) event->start_mark.column + 1, 1, error))
         return NULL;
+      node = yaml_scalar_node (event);
+      yaml_location_add (b->locations, node, (int) event->start_mark.line + 1, (int) event->start_mark.column + 1);
+      anchor = (const char *) event->data.scalar.anchor;
+      break;
+
+    case YAML_SEQUENCE_START_EVENT:
+      if (!yaml_account (b, (int) event->start_mark.line + 1, (int) event->start_mark.column + 1, 1, error))
+        return NULL;
+      node = yaml_build_sequence (b, event, depth, error);
+      anchor = (const char *) event->data.sequence_start.anchor;
+      break;
+
+    case YAML_MAPPING_START_EVENT:
+      if (!yaml_account (b, (int) event->start_mark.line + 1, (int) event->start_mark.column + 1, 1, error))
+        return NULL;
+      node = yaml_build_mapping (b, event, depth, error);
+      anchor = (const char *) event->data.mapping_start.anchor;
+      break;
+
+    default:
+      set_error_at (error, b->path, (int) event->start_mark.line + 1, (int) event->start_mark.column + 1,
+                    "unexpected YAML structure; expected a value");
+      return NULL;
     }
 
   if (node != NULL && anchor != NULL)
@@ -775,15 +775,15 @@ yaml_build_node (LctlYamlBuilder *b,
  * stream gives a null node without a location. */
 static JsonNode *
 yaml_build (const char *data,
-            gsize length,
+            gsize       length,
             const char *path,
             GHashTable *locations,
-            GError **error)
+            GError    **error)
 {
   g_auto (yaml_parser_t) parser = { 0 };
   g_auto (yaml_event_t) event = { 0 };
-  g_autoptr (GHashTable) anchors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)json_node_unref);
-  g_autoptr (GPtrArray) keep = g_ptr_array_new_with_free_func ((GDestroyNotify)json_node_unref);
+  g_autoptr (GHashTable) anchors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) json_node_unref);
+  g_autoptr (GPtrArray) keep = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
   g_autoptr (JsonNode) root = NULL;
   LctlYamlBuilder b = {
     .parser = &parser,
@@ -800,7 +800,7 @@ yaml_build (const char *data,
       set_error_at (error, path, 1, 1, "out of memory while parsing YAML");
       return NULL;
     }
-  yaml_parser_set_input_string (&parser, (const unsigned char *)data, length);
+  yaml_parser_set_input_string (&parser, (const unsigned char *) data, length);
 
   if (!yaml_next_event (&b, &event, error)) /* STREAM-START */
     return NULL;
@@ -825,7 +825,7 @@ yaml_build (const char *data,
     return NULL;
   if (event.type == YAML_DOCUMENT_START_EVENT)
     {
-      set_error_at (error, path, (int)event.start_mark.line + 1, (int)event.start_mark.column + 1,
+      set_error_at (error, path, (int) event.start_mark.line + 1, (int) event.start_mark.column + 1,
                     "a second YAML document; expected a single document in the file");
       return NULL;
     }
@@ -849,9 +849,9 @@ yaml_build (const char *data,
  */
 JsonNode *
 lctl_config_parse_yaml (const char *data,
-                        gssize length,
+                        gssize      length,
                         const char *path,
-                        GError **error)
+                        GError    **error)
 {
   g_autoptr (GHashTable) locations = yaml_locations_new ();
 
@@ -859,7 +859,7 @@ lctl_config_parse_yaml (const char *data,
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return yaml_build (data, length < 0 ? strlen (data) : (gsize)length, path, locations, error);
+  return yaml_build (data, length < 0 ? strlen (data) : (gsize) length, path, locations, error);
 }
 
 /**
@@ -873,16 +873,16 @@ lctl_config_parse_yaml (const char *data,
  */
 JsonNode *
 lctl_config_parse_yaml_file (const char *path,
-                             GError **error)
+                             GError    **error)
 {
   g_autofree char *contents = NULL;
-  gsize length = 0;
+  gsize            length = 0;
 
   g_return_val_if_fail (path != NULL, NULL);
 
   if (!g_file_get_contents (path, &contents, &length, error))
     return NULL;
-  return lctl_config_parse_yaml (contents, (gssize)length, path, error);
+  return lctl_config_parse_yaml (contents, (gssize) length, path, error);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -893,15 +893,15 @@ typedef struct
 {
   const char *path;
   GHashTable *locations;
-  GPtrArray *warnings;
+  GPtrArray  *warnings;
 } LctlConfigLoader;
 
 static void
 loader_position (LctlConfigLoader *l,
-                 JsonNode *node,
-                 gboolean at_key,
-                 int *line,
-                 int *column)
+                 JsonNode         *node,
+                 gboolean          at_key,
+                 int              *line,
+                 int              *column)
 {
   *line = 1;
   *column = 1;
@@ -928,13 +928,13 @@ loader_position (LctlConfigLoader *l,
 
 static char *
 loader_vformat (LctlConfigLoader *l,
-                JsonNode *node,
-                gboolean at_key,
-                const char *format,
-                va_list args)
+                JsonNode         *node,
+                gboolean          at_key,
+                const char       *format,
+                va_list           args)
 {
   g_autofree char *message = g_strdup_vprintf (format, args);
-  int line, column;
+  int              line, column;
 
   loader_position (l, node, at_key, &line, &column);
   return g_strdup_printf ("%s:%d:%d: %s", l->path, line, column, message);
@@ -942,22 +942,22 @@ loader_vformat (LctlConfigLoader *l,
 
 static gboolean
 loader_fail (LctlConfigLoader *l,
-             JsonNode *node,
-             gboolean at_key,
-             GError **error,
-             const char *format,
+             JsonNode         *node,
+             gboolean          at_key,
+             GError          **error,
+             const char       *format,
              ...) G_GNUC_PRINTF (5, 6);
 
 static gboolean
 loader_fail (LctlConfigLoader *l,
-             JsonNode *node,
-             gboolean at_key,
-             GError **error,
-             const char *format,
+             JsonNode         *node,
+             gboolean          at_key,
+             GError          **error,
+             const char       *format,
              ...)
 {
   g_autofree char *message = NULL;
-  va_list args;
+  va_list          args;
 
   va_start (args, format);
   message = loader_vformat (l, node, at_key, format, args);
@@ -968,16 +968,16 @@ loader_fail (LctlConfigLoader *l,
 
 static void
 loader_warn (LctlConfigLoader *l,
-             JsonNode *node,
-             gboolean at_key,
-             const char *format,
+             JsonNode         *node,
+             gboolean          at_key,
+             const char       *format,
              ...) G_GNUC_PRINTF (4, 5);
 
 static void
 loader_warn (LctlConfigLoader *l,
-             JsonNode *node,
-             gboolean at_key,
-             const char *format,
+             JsonNode         *node,
+             gboolean          at_key,
+             const char       *format,
              ...)
 {
   va_list args;
@@ -991,7 +991,7 @@ loader_warn (LctlConfigLoader *l,
  * from the environment are named, never shown: they may be secrets. */
 static char *
 loader_describe (LctlConfigLoader *l,
-                 JsonNode *node)
+                 JsonNode         *node)
 {
   const LctlYamlLocation *location = g_hash_table_lookup (l->locations, node);
 
@@ -1000,44 +1000,44 @@ loader_describe (LctlConfigLoader *l,
 
   switch (JSON_NODE_TYPE (node))
     {
-      case JSON_NODE_OBJECT:
-        return g_strdup ("a mapping");
-      case JSON_NODE_ARRAY:
-        return g_strdup ("a list");
-      case JSON_NODE_NULL:
-        return g_strdup ("nothing (null)");
-      case JSON_NODE_VALUE:
-      default:
-        break;
+    case JSON_NODE_OBJECT:
+      return g_strdup ("a mapping");
+    case JSON_NODE_ARRAY:
+      return g_strdup ("a list");
+    case JSON_NODE_NULL:
+      return g_strdup ("nothing (null)");
+    case JSON_NODE_VALUE:
+    default:
+      break;
     }
 
   switch (json_node_get_value_type (node))
     {
-      case G_TYPE_BOOLEAN:
-        return g_strdup (json_node_get_boolean (node) ? "true" : "false");
-      case G_TYPE_INT64:
-        return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
-      case G_TYPE_DOUBLE:
-        {
-          char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+    case G_TYPE_BOOLEAN:
+      return g_strdup (json_node_get_boolean (node) ? "true" : "false");
+    case G_TYPE_INT64:
+      return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
+    case G_TYPE_DOUBLE:
+      {
+        char buffer[G_ASCII_DTOSTR_BUF_SIZE];
 
-          return g_strdup (g_ascii_dtostr (buffer, sizeof buffer, json_node_get_double (node)));
-        }
-      case G_TYPE_STRING:
-        {
-          const char *text = json_node_get_string (node);
-          g_autofree char *shown = g_utf8_make_valid (text, -1);
+        return g_strdup (g_ascii_dtostr (buffer, sizeof buffer, json_node_get_double (node)));
+      }
+    case G_TYPE_STRING:
+      {
+        const char      *text = json_node_get_string (node);
+        g_autofree char *shown = g_utf8_make_valid (text, -1);
 
-          if (g_utf8_strlen (shown, -1) > 40)
-            {
-              g_autofree char *prefix = g_utf8_substring (shown, 0, 37);
+        if (g_utf8_strlen (shown, -1) > 40)
+          {
+            g_autofree char *prefix = g_utf8_substring (shown, 0, 37);
 
-              return g_strdup_printf ("\"%s...\"", prefix);
-            }
-          return g_strdup_printf ("\"%s\"", shown);
-        }
-      default:
-        return g_strdup ("a value");
+            return g_strdup_printf ("\"%s...\"", prefix);
+          }
+        return g_strdup_printf ("\"%s\"", shown);
+      }
+    default:
+      return g_strdup ("a value");
     }
 }
 
@@ -1062,9 +1062,9 @@ loader_member (JsonObject *object,
 }
 
 static void
-loader_check_keys (LctlConfigLoader *l,
-                   JsonObject *object,
-                   const char *where,
+loader_check_keys (LctlConfigLoader  *l,
+                   JsonObject        *object,
+                   const char        *where,
                    const char *const *known)
 {
   g_autoptr (GList) members = json_object_get_members (object);
@@ -1074,21 +1074,21 @@ loader_check_keys (LctlConfigLoader *l,
       if (g_strv_contains (known, m->data))
         continue;
       if (where == NULL)
-        loader_warn (l, json_object_get_member (object, m->data), TRUE, "unknown key \"%s\" at the top level", (const char *)m->data);
+        loader_warn (l, json_object_get_member (object, m->data), TRUE, "unknown key \"%s\" at the top level", (const char *) m->data);
       else
-        loader_warn (l, json_object_get_member (object, m->data), TRUE, "unknown key \"%s\" in %s", (const char *)m->data, where);
+        loader_warn (l, json_object_get_member (object, m->data), TRUE, "unknown key \"%s\" in %s", (const char *) m->data, where);
     }
 }
 
 static gboolean
 loader_get_string (LctlConfigLoader *l,
-                   JsonObject *object,
-                   const char *where,
-                   const char *key,
-                   char **out,
-                   GError **error)
+                   JsonObject       *object,
+                   const char       *where,
+                   const char       *key,
+                   char            **out,
+                   GError          **error)
 {
-  JsonNode *node = loader_member (object, key);
+  JsonNode        *node = loader_member (object, key);
   g_autofree char *found = NULL;
 
   *out = NULL;
@@ -1106,48 +1106,48 @@ loader_get_string (LctlConfigLoader *l,
 /* Numbers may also arrive as text from os.environ/ references. */
 static gboolean
 node_number (JsonNode *node,
-             double *out)
+             double   *out)
 {
   const char *text;
-  char *end = NULL;
+  char       *end = NULL;
 
   if (!JSON_NODE_HOLDS_VALUE (node))
     return FALSE;
   switch (json_node_get_value_type (node))
     {
-      case G_TYPE_INT64:
-        *out = (double)json_node_get_int (node);
-        return TRUE;
-      case G_TYPE_DOUBLE:
-        *out = json_node_get_double (node);
-        return isfinite (*out);
-      case G_TYPE_STRING:
-        text = json_node_get_string (node);
-        while (g_ascii_isspace (*text))
-          text++;
-        if (*text == '\0')
-          return FALSE;
-        *out = g_ascii_strtod (text, &end);
-        while (g_ascii_isspace (*end))
-          end++;
-        return *end == '\0' && isfinite (*out);
-      default:
+    case G_TYPE_INT64:
+      *out = (double) json_node_get_int (node);
+      return TRUE;
+    case G_TYPE_DOUBLE:
+      *out = json_node_get_double (node);
+      return isfinite (*out);
+    case G_TYPE_STRING:
+      text = json_node_get_string (node);
+      while (g_ascii_isspace (*text))
+        text++;
+      if (*text == '\0')
         return FALSE;
+      *out = g_ascii_strtod (text, &end);
+      while (g_ascii_isspace (*end))
+        end++;
+      return *end == '\0' && isfinite (*out);
+    default:
+      return FALSE;
     }
 }
 
 /* Leaves *@out alone when the key is absent or null (the default stays). */
 static gboolean
 loader_get_number (LctlConfigLoader *l,
-                   JsonObject *object,
-                   const char *where,
-                   const char *key,
-                   double *out,
-                   GError **error)
+                   JsonObject       *object,
+                   const char       *where,
+                   const char       *key,
+                   double           *out,
+                   GError          **error)
 {
-  JsonNode *node = loader_member (object, key);
+  JsonNode        *node = loader_member (object, key);
   g_autofree char *found = NULL;
-  double value;
+  double           value;
 
   if (node == NULL)
     return TRUE;
@@ -1162,21 +1162,21 @@ loader_get_number (LctlConfigLoader *l,
 
 static gboolean
 loader_get_int (LctlConfigLoader *l,
-                JsonObject *object,
-                const char *where,
-                const char *key,
-                int *out,
-                GError **error)
+                JsonObject       *object,
+                const char       *where,
+                const char       *key,
+                int              *out,
+                GError          **error)
 {
-  JsonNode *node = loader_member (object, key);
+  JsonNode        *node = loader_member (object, key);
   g_autofree char *found = NULL;
-  double value;
+  double           value;
 
   if (node == NULL)
     return TRUE;
   if (node_number (node, &value) && value >= 0 && value <= G_MAXINT && value == floor (value))
     {
-      *out = (int)value;
+      *out = (int) value;
       return TRUE;
     }
   found = loader_describe (l, node);
@@ -1185,13 +1185,13 @@ loader_get_int (LctlConfigLoader *l,
 
 static gboolean
 loader_get_bool (LctlConfigLoader *l,
-                 JsonObject *object,
-                 const char *where,
-                 const char *key,
-                 gboolean *out,
-                 GError **error)
+                 JsonObject       *object,
+                 const char       *where,
+                 const char       *key,
+                 gboolean         *out,
+                 GError          **error)
 {
-  JsonNode *node = loader_member (object, key);
+  JsonNode        *node = loader_member (object, key);
   g_autofree char *found = NULL;
 
   if (node == NULL)
@@ -1205,7 +1205,7 @@ loader_get_bool (LctlConfigLoader *l,
     {
       /* From the environment: accept what a shell user would write. */
       g_autofree char *lower = g_ascii_strdown (node_string (node), -1);
-      int value = yaml_bool_value (g_strstrip (lower));
+      int              value = yaml_bool_value (g_strstrip (lower));
 
       if (value == -1 && (g_str_equal (lower, "1") || g_str_equal (lower, "0")))
         value = g_str_equal (lower, "1");
@@ -1222,13 +1222,13 @@ loader_get_bool (LctlConfigLoader *l,
 /* A mapping member: absent or null gives %NULL and success. */
 static gboolean
 loader_get_object (LctlConfigLoader *l,
-                   JsonObject *object,
-                   const char *where,
-                   const char *key,
-                   JsonObject **out,
-                   GError **error)
+                   JsonObject       *object,
+                   const char       *where,
+                   const char       *key,
+                   JsonObject      **out,
+                   GError          **error)
 {
-  JsonNode *node = loader_member (object, key);
+  JsonNode        *node = loader_member (object, key);
   g_autofree char *found = NULL;
 
   *out = NULL;
@@ -1252,78 +1252,78 @@ loader_get_object (LctlConfigLoader *l,
 typedef struct
 {
   JsonNode *first;
-  unsigned count;
+  unsigned  count;
 } LctlUnsetVariable;
 
 static void
 resolve_env_refs (LctlConfigLoader *l,
-                  JsonNode *node,
-                  GHashTable *unset,
-                  GPtrArray *unset_order)
+                  JsonNode         *node,
+                  GHashTable       *unset,
+                  GPtrArray        *unset_order)
 {
   switch (JSON_NODE_TYPE (node))
     {
-      case JSON_NODE_OBJECT:
-        {
-          JsonObject *object = json_node_get_object (node);
-          g_autoptr (GList) members = json_object_get_members (object);
+    case JSON_NODE_OBJECT:
+      {
+        JsonObject *object = json_node_get_object (node);
+        g_autoptr (GList) members = json_object_get_members (object);
 
-          for (GList *m = members; m != NULL; m = m->next)
-            resolve_env_refs (l, json_object_get_member (object, m->data), unset, unset_order);
-          break;
-        }
-
-      case JSON_NODE_ARRAY:
-        {
-          JsonArray *array = json_node_get_array (node);
-
-          for (unsigned i = 0; i < json_array_get_length (array); i++)
-            resolve_env_refs (l, json_array_get_element (array, i), unset, unset_order);
-          break;
-        }
-
-      case JSON_NODE_VALUE:
-        {
-          const char *text = node_string (node);
-          LctlYamlLocation *location;
-          const char *value;
-          char *name;
-
-          if (text == NULL || !g_str_has_prefix (text, ENV_REF_PREFIX))
-            break;
-          location = g_hash_table_lookup (l->locations, node);
-          if (location == NULL)
-            location = yaml_location_add (l->locations, node, 0, 0);
-          if (location->env_name != NULL)
-            break; /* resolved already */
-          name = location->env_name = g_strdup (text + strlen (ENV_REF_PREFIX));
-          value = g_getenv (name);
-          if (value != NULL)
-            {
-              json_node_set_string (node, value);
-            }
-          else
-            {
-              LctlUnsetVariable *variable = g_hash_table_lookup (unset, name);
-
-              /* Re-initialising in place keeps the node's location; it
-               * works because the tree holds the only reference now. */
-              json_node_init_null (node);
-              if (variable == NULL)
-                {
-                  variable = g_new0 (LctlUnsetVariable, 1);
-                  variable->first = node;
-                  g_hash_table_insert (unset, name, variable);
-                  g_ptr_array_add (unset_order, name);
-                }
-              variable->count++;
-            }
-          break;
-        }
-
-      case JSON_NODE_NULL:
-      default:
+        for (GList *m = members; m != NULL; m = m->next)
+          resolve_env_refs (l, json_object_get_member (object, m->data), unset, unset_order);
         break;
+      }
+
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+
+        for (unsigned i = 0; i < json_array_get_length (array); i++)
+          resolve_env_refs (l, json_array_get_element (array, i), unset, unset_order);
+        break;
+      }
+
+    case JSON_NODE_VALUE:
+      {
+        const char       *text = node_string (node);
+        LctlYamlLocation *location;
+        const char       *value;
+        char             *name;
+
+        if (text == NULL || !g_str_has_prefix (text, ENV_REF_PREFIX))
+          break;
+        location = g_hash_table_lookup (l->locations, node);
+        if (location == NULL)
+          location = yaml_location_add (l->locations, node, 0, 0);
+        if (location->env_name != NULL)
+          break; /* resolved already */
+        name = location->env_name = g_strdup (text + strlen (ENV_REF_PREFIX));
+        value = g_getenv (name);
+        if (value != NULL)
+          {
+            json_node_set_string (node, value);
+          }
+        else
+          {
+            LctlUnsetVariable *variable = g_hash_table_lookup (unset, name);
+
+            /* Re-initialising in place keeps the node's location; it
+               * works because the tree holds the only reference now. */
+            json_node_init_null (node);
+            if (variable == NULL)
+              {
+                variable = g_new0 (LctlUnsetVariable, 1);
+                variable->first = node;
+                g_hash_table_insert (unset, name, variable);
+                g_ptr_array_add (unset_order, name);
+              }
+            variable->count++;
+          }
+        break;
+      }
+
+    case JSON_NODE_NULL:
+    default:
+      break;
     }
 }
 
@@ -1332,8 +1332,8 @@ resolve_env_refs (LctlConfigLoader *l,
  * first used; never the value. */
 static void
 resolve_env_tree (LctlConfigLoader *l,
-                  JsonNode *node,
-                  const char *skip)
+                  JsonNode         *node,
+                  const char       *skip)
 {
   g_autoptr (GHashTable) unset = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
   g_autoptr (GPtrArray) unset_order = g_ptr_array_new ();
@@ -1354,7 +1354,7 @@ resolve_env_tree (LctlConfigLoader *l,
 
   for (unsigned i = 0; i < unset_order->len; i++)
     {
-      const char *name = g_ptr_array_index (unset_order, i);
+      const char              *name = g_ptr_array_index (unset_order, i);
       const LctlUnsetVariable *variable = g_hash_table_lookup (unset, name);
 
       if (variable->count > 1)
@@ -1383,11 +1383,11 @@ env_name_is_valid (const char *name)
  * resolved, so the file can define a variable it then refers to. */
 static gboolean
 load_environment_variables (LctlConfigLoader *l,
-                            JsonObject *root,
-                            GHashTable *pairs,
-                            GError **error)
+                            JsonObject       *root,
+                            GHashTable       *pairs,
+                            GError          **error)
 {
-  JsonNode *node = loader_member (root, "environment_variables");
+  JsonNode   *node = loader_member (root, "environment_variables");
   JsonObject *object;
   g_autoptr (GList) members = NULL;
   g_autofree char *found = NULL;
@@ -1405,8 +1405,8 @@ load_environment_variables (LctlConfigLoader *l,
   members = json_object_get_members (object);
   for (GList *m = members; m != NULL; m = m->next)
     {
-      const char *name = m->data;
-      JsonNode *value_node = json_object_get_member (object, name);
+      const char      *name = m->data;
+      JsonNode        *value_node = json_object_get_member (object, name);
       g_autofree char *value = NULL;
 
       if (!env_name_is_valid (name))
@@ -1427,23 +1427,23 @@ load_environment_variables (LctlConfigLoader *l,
 
       switch (json_node_get_value_type (value_node))
         {
-          case G_TYPE_STRING:
-            value = g_strdup (json_node_get_string (value_node));
-            break;
-          case G_TYPE_BOOLEAN:
-            /* As Python's str() spells them. */
-            value = g_strdup (json_node_get_boolean (value_node) ? "True" : "False");
-            break;
-          case G_TYPE_INT64:
-            value = g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (value_node));
-            break;
-          default:
-            {
-              char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+        case G_TYPE_STRING:
+          value = g_strdup (json_node_get_string (value_node));
+          break;
+        case G_TYPE_BOOLEAN:
+          /* As Python's str() spells them. */
+          value = g_strdup (json_node_get_boolean (value_node) ? "True" : "False");
+          break;
+        case G_TYPE_INT64:
+          value = g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (value_node));
+          break;
+        default:
+          {
+            char buffer[G_ASCII_DTOSTR_BUF_SIZE];
 
-              value = g_strdup (g_ascii_dtostr (buffer, sizeof buffer, json_node_get_double (value_node)));
-              break;
-            }
+            value = g_strdup (g_ascii_dtostr (buffer, sizeof buffer, json_node_get_double (value_node)));
+            break;
+          }
         }
 
       if (g_getenv (name) == NULL)
@@ -1460,7 +1460,7 @@ load_environment_variables (LctlConfigLoader *l,
 /* Parses the value part of a .env line. Returns %NULL (and sets *@problem)
  * when the line is malformed. */
 static char *
-dotenv_value (const char *p,
+dotenv_value (const char  *p,
               const char **problem)
 {
   GString *value = g_string_new (NULL);
@@ -1479,23 +1479,23 @@ dotenv_value (const char *p,
               p++;
               switch (*p)
                 {
-                  case 'n':
-                    g_string_append_c (value, '\n');
-                    break;
-                  case 't':
-                    g_string_append_c (value, '\t');
-                    break;
-                  case 'r':
-                    g_string_append_c (value, '\r');
-                    break;
-                  case '"':
-                  case '\\':
-                    g_string_append_c (value, *p);
-                    break;
-                  default:
-                    g_string_append_c (value, '\\');
-                    g_string_append_c (value, *p);
-                    break;
+                case 'n':
+                  g_string_append_c (value, '\n');
+                  break;
+                case 't':
+                  g_string_append_c (value, '\t');
+                  break;
+                case 'r':
+                  g_string_append_c (value, '\r');
+                  break;
+                case '"':
+                case '\\':
+                  g_string_append_c (value, *p);
+                  break;
+                default:
+                  g_string_append_c (value, '\\');
+                  g_string_append_c (value, *p);
+                  break;
                 }
               continue;
             }
@@ -1532,8 +1532,8 @@ dotenv_value (const char *p,
 
 static int
 dotenv_load (const char *path,
-             GPtrArray *warnings,
-             GError **error)
+             GPtrArray  *warnings,
+             GError    **error)
 {
   g_autofree char *contents = NULL;
   g_autoptr (GError) local_error = NULL;
@@ -1541,7 +1541,7 @@ dotenv_load (const char *path,
   g_autoptr (GHashTable) pairs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr (GPtrArray) order = g_ptr_array_new_with_free_func (g_free);
   GStatBuf st;
-  int set = 0;
+  int      set = 0;
 
   if (!g_file_get_contents (path, &contents, NULL, &local_error))
     {
@@ -1558,11 +1558,11 @@ dotenv_load (const char *path,
   lines = g_strsplit (contents, "\n", -1);
   for (gsize n = 0; lines[n] != NULL; n++)
     {
-      char *line = lines[n];
+      char       *line = lines[n];
       const char *problem = NULL;
-      char *equals;
-      char *key;
-      char *value;
+      char       *equals;
+      char       *key;
+      char       *value;
 
       g_strchomp (line); /* also drops the '\r' of CRLF files */
       line = g_strchug (line);
@@ -1631,8 +1631,8 @@ dotenv_load (const char *path,
  */
 int
 lctl_config_load_dotenv_full (const char *path,
-                              char ***warnings,
-                              GError **error)
+                              char     ***warnings,
+                              GError    **error)
 {
   g_autoptr (GPtrArray) found = g_ptr_array_new_with_free_func (g_free);
   int set;
@@ -1643,7 +1643,7 @@ lctl_config_load_dotenv_full (const char *path,
   if (warnings != NULL)
     {
       g_ptr_array_add (found, NULL);
-      *warnings = (char **)g_ptr_array_steal (found, NULL);
+      *warnings = (char **) g_ptr_array_steal (found, NULL);
     }
   return set;
 }
@@ -1659,7 +1659,7 @@ lctl_config_load_dotenv_full (const char *path,
  */
 int
 lctl_config_load_dotenv (const char *path,
-                         GError **error)
+                         GError    **error)
 {
   g_auto (GStrv) warnings = NULL;
   int set = lctl_config_load_dotenv_full (path, &warnings, error);
@@ -1675,10 +1675,10 @@ lctl_config_load_dotenv (const char *path,
 
 typedef struct
 {
-  LctlConfig config; /* first, so the public pointer is the private one */
+  LctlConfig      config; /* first, so the public pointer is the private one */
   gatomicrefcount ref_count;
-  JsonNode *root;
-  GHashTable *groups; /* model_name -> GPtrArray of LctlDeployment (borrowed) */
+  JsonNode       *root;
+  GHashTable     *groups; /* model_name -> GPtrArray of LctlDeployment (borrowed) */
 } LctlConfigPrivate;
 
 static void
@@ -1713,10 +1713,10 @@ static LctlConfig *
 config_new (const char *path)
 {
   LctlConfigPrivate *priv = g_new0 (LctlConfigPrivate, 1);
-  LctlConfig *self = &priv->config;
+  LctlConfig        *self = &priv->config;
 
   g_atomic_ref_count_init (&priv->ref_count);
-  priv->groups = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_ptr_array_unref);
+  priv->groups = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) g_ptr_array_unref);
   self->path = g_strdup (path);
   self->deployments = g_ptr_array_new_with_free_func (deployment_free);
   self->router.num_retries = 0;
@@ -1738,7 +1738,7 @@ config_new (const char *path)
 static void
 config_free (LctlConfig *self)
 {
-  LctlConfigPrivate *priv = (LctlConfigPrivate *)self;
+  LctlConfigPrivate *priv = (LctlConfigPrivate *) self;
 
   g_free (self->path);
   g_ptr_array_unref (self->deployments);
@@ -1760,23 +1760,23 @@ config_free (LctlConfig *self)
 
 static LctlDeployment *
 parse_deployment (LctlConfigLoader *l,
-                  JsonNode *entry_node,
-                  unsigned index,
-                  GError **error)
+                  JsonNode         *entry_node,
+                  unsigned          index,
+                  GError          **error)
 {
   static const char *const known[] = { "model_name", "litellm_params", "model_info", NULL };
-  g_autofree char *where = g_strdup_printf ("model_list[%u]", index);
-  g_autofree char *params_where = g_strdup_printf ("model_list[%u].litellm_params", index);
-  g_autofree char *found = NULL;
-  LctlDeployment *deployment;
-  JsonObject *entry;
-  JsonObject *params;
-  JsonObject *model_info;
-  JsonNode *name_node;
-  JsonNode *model_node;
-  const char *model_name;
-  const char *model;
-  const char *slash;
+  g_autofree char         *where = g_strdup_printf ("model_list[%u]", index);
+  g_autofree char         *params_where = g_strdup_printf ("model_list[%u].litellm_params", index);
+  g_autofree char         *found = NULL;
+  LctlDeployment          *deployment;
+  JsonObject              *entry;
+  JsonObject              *params;
+  JsonObject              *model_info;
+  JsonNode                *name_node;
+  JsonNode                *model_node;
+  const char              *model_name;
+  const char              *model;
+  const char              *slash;
 
   if (!JSON_NODE_HOLDS_OBJECT (entry_node))
     {
@@ -1849,15 +1849,15 @@ parse_deployment (LctlConfigLoader *l,
 
 static gboolean
 parse_model_list (LctlConfigLoader *l,
-                  LctlConfig *self,
-                  JsonObject *root,
-                  GError **error)
+                  LctlConfig       *self,
+                  JsonObject       *root,
+                  GError          **error)
 {
-  LctlConfigPrivate *priv = (LctlConfigPrivate *)self;
-  JsonNode *node = json_object_get_member (root, "model_list");
+  LctlConfigPrivate *priv = (LctlConfigPrivate *) self;
+  JsonNode          *node = json_object_get_member (root, "model_list");
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *found = NULL;
-  JsonArray *array;
+  JsonArray       *array;
 
   if (node == NULL)
     {
@@ -1869,7 +1869,7 @@ parse_model_list (LctlConfigLoader *l,
       for (unsigned i = 0; i < json_array_get_length (array); i++)
         {
           LctlDeployment *deployment = parse_deployment (l, json_array_get_element (array, i), i, error);
-          GPtrArray *group;
+          GPtrArray      *group;
 
           if (deployment == NULL)
             return FALSE;
@@ -1891,7 +1891,7 @@ parse_model_list (LctlConfigLoader *l,
     }
 
   g_ptr_array_add (names, NULL);
-  self->model_names = (char **)g_ptr_array_steal (names, NULL);
+  self->model_names = (char **) g_ptr_array_steal (names, NULL);
   return TRUE;
 }
 
@@ -1901,7 +1901,7 @@ static gboolean
 config_knows_group (LctlConfig *self,
                     const char *name)
 {
-  LctlConfigPrivate *priv = (LctlConfigPrivate *)self;
+  LctlConfigPrivate *priv = (LctlConfigPrivate *) self;
 
   if (g_str_equal (name, "*") || g_hash_table_contains (priv->groups, name) || g_hash_table_contains (self->router.model_group_alias, name))
     return TRUE;
@@ -1912,26 +1912,26 @@ config_knows_group (LctlConfig *self,
 }
 
 static gboolean
-fallback_list_contains (GPtrArray *fallbacks,
+fallback_list_contains (GPtrArray  *fallbacks,
                         const char *model_name)
 {
   for (unsigned i = 0; i < fallbacks->len; i++)
-    if (g_str_equal (((LctlFallback *)g_ptr_array_index (fallbacks, i))->model_name, model_name))
+    if (g_str_equal (((LctlFallback *) g_ptr_array_index (fallbacks, i))->model_name, model_name))
       return TRUE;
   return FALSE;
 }
 
 static gboolean
 parse_fallbacks (LctlConfigLoader *l,
-                 LctlConfig *self,
-                 JsonObject *router,
-                 const char *key,
-                 GPtrArray *out,
-                 GError **error)
+                 LctlConfig       *self,
+                 JsonObject       *router,
+                 const char       *key,
+                 GPtrArray        *out,
+                 GError          **error)
 {
-  JsonNode *node = loader_member (router, key);
+  JsonNode        *node = loader_member (router, key);
   g_autofree char *found = NULL;
-  JsonArray *array;
+  JsonArray       *array;
 
   if (node == NULL)
     return TRUE;
@@ -1959,7 +1959,7 @@ parse_fallbacks (LctlConfigLoader *l,
       for (GList *m = members; m != NULL; m = m->next)
         {
           const char *group = m->data;
-          JsonNode *chain_node = json_object_get_member (object, group);
+          JsonNode   *chain_node = json_object_get_member (object, group);
           g_autoptr (GPtrArray) chain = g_ptr_array_new_with_free_func (g_free);
           LctlFallback *fallback;
 
@@ -1975,7 +1975,7 @@ parse_fallbacks (LctlConfigLoader *l,
 
               for (unsigned j = 0; j < json_array_get_length (elements); j++)
                 {
-                  JsonNode *element = json_array_get_element (elements, j);
+                  JsonNode   *element = json_array_get_element (elements, j);
                   const char *name = node_string (element);
 
                   if (name == NULL)
@@ -2005,7 +2005,7 @@ parse_fallbacks (LctlConfigLoader *l,
           fallback = g_new0 (LctlFallback, 1);
           fallback->model_name = g_strdup (group);
           g_ptr_array_add (chain, NULL);
-          fallback->chain = (char **)g_ptr_array_steal (chain, NULL);
+          fallback->chain = (char **) g_ptr_array_steal (chain, NULL);
           g_ptr_array_add (out, fallback);
         }
     }
@@ -2014,9 +2014,9 @@ parse_fallbacks (LctlConfigLoader *l,
 
 static gboolean
 parse_model_group_alias (LctlConfigLoader *l,
-                         LctlConfig *self,
-                         JsonObject *router,
-                         GError **error)
+                         LctlConfig       *self,
+                         JsonObject       *router,
+                         GError          **error)
 {
   JsonObject *aliases;
   g_autoptr (GList) members = NULL;
@@ -2029,7 +2029,7 @@ parse_model_group_alias (LctlConfigLoader *l,
   members = json_object_get_members (aliases);
   for (GList *m = members; m != NULL; m = m->next)
     {
-      JsonNode *value = json_object_get_member (aliases, m->data);
+      JsonNode   *value = json_object_get_member (aliases, m->data);
       const char *group = node_string (value);
 
       /* LiteLLM also takes {model: group, hidden: bool}. */
@@ -2040,7 +2040,7 @@ parse_model_group_alias (LctlConfigLoader *l,
           g_autofree char *found = loader_describe (l, value);
 
           return loader_fail (l, value, FALSE, error, "expected a model group name or {model: group} for router_settings.model_group_alias.%s, found %s",
-                              (const char *)m->data, found);
+                              (const char *) m->data, found);
         }
       g_hash_table_replace (self->router.model_group_alias, g_strdup (m->data), g_strdup (group));
     }
@@ -2049,18 +2049,18 @@ parse_model_group_alias (LctlConfigLoader *l,
     {
       const char *group = g_hash_table_lookup (self->router.model_group_alias, m->data);
 
-      if (!g_hash_table_contains (((LctlConfigPrivate *)self)->groups, group) && !config_knows_group (self, group))
+      if (!g_hash_table_contains (((LctlConfigPrivate *) self)->groups, group) && !config_knows_group (self, group))
         loader_warn (l, json_object_get_member (aliases, m->data), FALSE, "alias \"%s\" points at \"%s\", which is no model group in model_list",
-                     (const char *)m->data, group);
+                     (const char *) m->data, group);
     }
   return TRUE;
 }
 
 static gboolean
 parse_router_settings (LctlConfigLoader *l,
-                       LctlConfig *self,
-                       JsonObject *root,
-                       GError **error)
+                       LctlConfig       *self,
+                       JsonObject       *root,
+                       GError          **error)
 {
   static const char *const known[] = {
     "num_retries", "timeout", "stream_timeout", "retry_after", "allowed_fails", "cooldown_time",
@@ -2072,7 +2072,7 @@ parse_router_settings (LctlConfigLoader *l,
     "latency-based-routing", "cost-based-routing", NULL
   };
   JsonObject *router;
-  char *strategy = NULL;
+  char       *strategy = NULL;
 
   if (!loader_get_object (l, root, NULL, "router_settings", &router, error))
     return FALSE;
@@ -2099,16 +2099,16 @@ parse_router_settings (LctlConfigLoader *l,
 
 static gboolean
 parse_litellm_settings (LctlConfigLoader *l,
-                        LctlConfig *self,
-                        JsonObject *root,
-                        GError **error)
+                        LctlConfig       *self,
+                        JsonObject       *root,
+                        GError          **error)
 {
   static const char *const known[] = {
     "drop_params", "request_timeout", "set_verbose", "json_logs", "num_retries", "modify_params", "ssl_verify", NULL
   };
   JsonObject *settings;
-  gboolean set_verbose = FALSE;
-  int num_retries = 0;
+  gboolean    set_verbose = FALSE;
+  int         num_retries = 0;
 
   if (!loader_get_object (l, root, NULL, "litellm_settings", &settings, error))
     return FALSE;
@@ -2128,13 +2128,13 @@ parse_litellm_settings (LctlConfigLoader *l,
 
 static gboolean
 parse_general_settings (LctlConfigLoader *l,
-                        LctlConfig *self,
-                        JsonObject *root,
-                        GError **error)
+                        LctlConfig       *self,
+                        JsonObject       *root,
+                        GError          **error)
 {
   static const char *const known[] = { "master_key", "max_request_size_mb", NULL };
-  JsonObject *settings;
-  double megabytes = -1;
+  JsonObject              *settings;
+  double                   megabytes = -1;
 
   if (!loader_get_object (l, root, NULL, "general_settings", &settings, error))
     return FALSE;
@@ -2155,17 +2155,17 @@ parse_general_settings (LctlConfigLoader *l,
           return loader_fail (l, json_object_get_member (settings, "max_request_size_mb"), FALSE, error,
                               "expected a size in MiB above 0 and at most 1048576 for general_settings.max_request_size_mb, found %s", found);
         }
-      self->max_request_body = (gsize)(megabytes * 1024 * 1024);
+      self->max_request_body = (gsize) (megabytes * 1024 * 1024);
     }
   return TRUE;
 }
 
 static LctlConfig *
 config_load_internal (const char *data,
-                      gsize length,
+                      gsize       length,
                       const char *path,
-                      GPtrArray *warnings,
-                      GError **error)
+                      GPtrArray  *warnings,
+                      GError    **error)
 {
   static const char *const known[] = {
     "model_list", "router_settings", "litellm_settings", "general_settings", "environment_variables", NULL
@@ -2174,7 +2174,7 @@ config_load_internal (const char *data,
   g_autoptr (JsonNode) root = NULL;
   g_autoptr (LctlConfig) self = NULL;
   LctlConfigLoader loader = { .path = path, .locations = locations, .warnings = warnings };
-  JsonObject *object;
+  JsonObject      *object;
 
   root = yaml_build (data, length, path, locations, error);
   if (root == NULL)
@@ -2203,7 +2203,7 @@ config_load_internal (const char *data,
 
   /* Immutable from here: requests share the objects across threads. */
   json_node_seal (root);
-  ((LctlConfigPrivate *)self)->root = g_steal_pointer (&root);
+  ((LctlConfigPrivate *) self)->root = g_steal_pointer (&root);
   return g_steal_pointer (&self);
 }
 
@@ -2211,7 +2211,7 @@ static char **
 warnings_to_strv (GPtrArray *warnings)
 {
   g_ptr_array_add (warnings, NULL);
-  return (char **)g_ptr_array_steal (warnings, NULL);
+  return (char **) g_ptr_array_steal (warnings, NULL);
 }
 
 /**
@@ -2230,9 +2230,9 @@ warnings_to_strv (GPtrArray *warnings)
  */
 LctlConfig *
 lctl_config_load_from_data (const char *data,
-                            gssize length,
+                            gssize      length,
                             const char *path,
-                            GError **error)
+                            GError    **error)
 {
   g_autoptr (GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
   LctlConfig *self;
@@ -2241,7 +2241,7 @@ lctl_config_load_from_data (const char *data,
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  self = config_load_internal (data, length < 0 ? strlen (data) : (gsize)length, path, warnings, error);
+  self = config_load_internal (data, length < 0 ? strlen (data) : (gsize) length, path, warnings, error);
   if (self != NULL)
     self->warnings = warnings_to_strv (warnings);
   return self;
@@ -2261,15 +2261,15 @@ lctl_config_load_from_data (const char *data,
  */
 LctlConfig *
 lctl_config_load (const char *path,
-                  GError **error)
+                  GError    **error)
 {
   g_autoptr (GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GError) local_error = NULL;
   g_autofree char *contents = NULL;
   g_autofree char *directory = NULL;
   g_autofree char *dotenv = NULL;
-  gsize length = 0;
-  LctlConfig *self;
+  gsize            length = 0;
+  LctlConfig      *self;
 
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -2307,7 +2307,7 @@ lctl_config_ref (LctlConfig *self)
 {
   g_return_val_if_fail (self != NULL, NULL);
 
-  g_atomic_ref_count_inc (&((LctlConfigPrivate *)self)->ref_count);
+  g_atomic_ref_count_inc (&((LctlConfigPrivate *) self)->ref_count);
   return self;
 }
 
@@ -2322,7 +2322,7 @@ lctl_config_unref (LctlConfig *self)
 {
   g_return_if_fail (self != NULL);
 
-  if (g_atomic_ref_count_dec (&((LctlConfigPrivate *)self)->ref_count))
+  if (g_atomic_ref_count_dec (&((LctlConfigPrivate *) self)->ref_count))
     config_free (self);
 }
 
@@ -2349,7 +2349,7 @@ lctl_config_default_path (void)
 char *
 lctl_config_default_template_path (void)
 {
-  const char *override = g_getenv ("LITELLMCTL_TEMPLATES_DIR");
+  const char      *override = g_getenv ("LITELLMCTL_TEMPLATES_DIR");
   g_autofree char *installed = NULL;
 
   if (override != NULL && *override != '\0')
@@ -2376,7 +2376,7 @@ lctl_config_find_deployment (LctlConfig *self,
   g_return_val_if_fail (self != NULL, NULL);
   g_return_val_if_fail (model_name != NULL, NULL);
 
-  group = g_hash_table_lookup (((LctlConfigPrivate *)self)->groups, model_name);
+  group = g_hash_table_lookup (((LctlConfigPrivate *) self)->groups, model_name);
   return group != NULL ? g_ptr_array_index (group, 0) : NULL;
 }
 
@@ -2398,7 +2398,7 @@ lctl_config_get_group (LctlConfig *self,
   g_return_val_if_fail (self != NULL, NULL);
   g_return_val_if_fail (model_name != NULL, NULL);
 
-  group = g_hash_table_lookup (((LctlConfigPrivate *)self)->groups, model_name);
+  group = g_hash_table_lookup (((LctlConfigPrivate *) self)->groups, model_name);
   if (group == NULL)
     return g_ptr_array_new ();
   return g_ptr_array_copy (group, NULL, NULL);
@@ -2413,7 +2413,7 @@ lctl_config_get_group (LctlConfig *self,
  *   `"*"` chain LiteLLM applies to every group, else %NULL
  */
 const LctlFallback *
-lctl_config_find_fallback (GPtrArray *fallbacks,
+lctl_config_find_fallback (GPtrArray  *fallbacks,
                            const char *model_name)
 {
   const LctlFallback *wildcard = NULL;

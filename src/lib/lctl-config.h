@@ -33,20 +33,20 @@ G_BEGIN_DECLS
  */
 typedef struct
 {
-  char *model_name;
-  char *model;
-  char *provider;
-  char *upstream_model;
-  char *api_base;
-  char *api_key;
-  double timeout;
-  double stream_timeout;
-  int weight;
-  char *mock_response;
+  char       *model_name;
+  char       *model;
+  char       *provider;
+  char       *upstream_model;
+  char       *api_base;
+  char       *api_key;
+  double      timeout;
+  double      stream_timeout;
+  int         weight;
+  char       *mock_response;
   JsonObject *params;
   JsonObject *model_info;
-  unsigned index;
-  char *id;
+  unsigned    index;
+  char       *id;
 } LctlDeployment;
 
 /**
@@ -56,7 +56,7 @@ typedef struct
  */
 typedef struct
 {
-  char *model_name;
+  char  *model_name;
   char **chain;
 } LctlFallback;
 
@@ -67,19 +67,19 @@ typedef struct
  */
 typedef struct
 {
-  int num_retries;                     /* default 0 (LiteLLM: 0 unless set) */
-  double timeout;                      /* seconds, 0 = unset */
-  double stream_timeout;               /* time to first token, seconds, 0 = unset */
-  double retry_after;                  /* minimum wait before a retry, seconds, default 0 */
-  int allowed_fails;                   /* default 3 */
-  double cooldown_time;                /* seconds, default 5 */
-  double max_cooldown_time;            /* cap for Retry-After driven cooldowns, default 60 */
-  int max_fallbacks;                   /* depth bound, default 5 */
-  char *routing_strategy;              /* default "simple-shuffle" */
-  GPtrArray *fallbacks;                /* (element-type LctlFallback) */
-  GPtrArray *context_window_fallbacks; /* (element-type LctlFallback) */
-  GPtrArray *content_policy_fallbacks; /* (element-type LctlFallback) */
-  GHashTable *model_group_alias;       /* (element-type utf8 utf8) alias -> group */
+  int         num_retries;              /* default 0 (LiteLLM: 0 unless set) */
+  double      timeout;                  /* seconds, 0 = unset */
+  double      stream_timeout;           /* time to first token, seconds, 0 = unset */
+  double      retry_after;              /* minimum wait before a retry, seconds, default 0 */
+  int         allowed_fails;            /* default 3 */
+  double      cooldown_time;            /* seconds, default 5 */
+  double      max_cooldown_time;        /* cap for Retry-After driven cooldowns, default 60 */
+  int         max_fallbacks;            /* depth bound, default 5 */
+  char       *routing_strategy;         /* default "simple-shuffle" */
+  GPtrArray  *fallbacks;                /* (element-type LctlFallback) */
+  GPtrArray  *context_window_fallbacks; /* (element-type LctlFallback) */
+  GPtrArray  *content_policy_fallbacks; /* (element-type LctlFallback) */
+  GHashTable *model_group_alias;        /* (element-type utf8 utf8) alias -> group */
 } LctlRouterSettings;
 
 /**
@@ -113,54 +113,54 @@ typedef struct
  */
 typedef struct
 {
-  char *path;
-  GPtrArray *deployments;
-  char **model_names;
+  char              *path;
+  GPtrArray         *deployments;
+  char             **model_names;
   LctlRouterSettings router;
-  gboolean drop_params;
-  double request_timeout;
-  char *master_key;
-  gsize max_request_body;
-  JsonObject *litellm_settings;
-  JsonObject *general_settings;
-  GHashTable *environment_variables;
-  char **warnings;
+  gboolean           drop_params;
+  double             request_timeout;
+  char              *master_key;
+  gsize              max_request_body;
+  JsonObject        *litellm_settings;
+  JsonObject        *general_settings;
+  GHashTable        *environment_variables;
+  char             **warnings;
 } LctlConfig;
 
 LctlConfig *lctl_config_load (const char *path,
-                              GError **error);
+                              GError    **error);
 LctlConfig *lctl_config_load_from_data (const char *data,
-                                        gssize length,
+                                        gssize      length,
                                         const char *path,
-                                        GError **error);
+                                        GError    **error);
 LctlConfig *lctl_config_ref (LctlConfig *self);
-void lctl_config_unref (LctlConfig *self);
+void        lctl_config_unref (LctlConfig *self);
 
 char *lctl_config_default_path (void);
 char *lctl_config_default_template_path (void);
 
 const LctlDeployment *lctl_config_find_deployment (LctlConfig *self,
                                                    const char *model_name);
-GPtrArray *lctl_config_get_group (LctlConfig *self,
-                                  const char *model_name);
-const LctlFallback *lctl_config_find_fallback (GPtrArray *fallbacks,
-                                               const char *model_name);
+GPtrArray            *lctl_config_get_group (LctlConfig *self,
+                                             const char *model_name);
+const LctlFallback   *lctl_config_find_fallback (GPtrArray  *fallbacks,
+                                                 const char *model_name);
 
 int lctl_config_load_dotenv (const char *path,
-                             GError **error);
+                             GError    **error);
 int lctl_config_load_dotenv_full (const char *path,
-                                  char ***warnings,
-                                  GError **error);
+                                  char     ***warnings,
+                                  GError    **error);
 
 const char *lctl_config_resolve_alias (LctlConfig *self,
                                        const char *model_name);
 
 JsonNode *lctl_config_parse_yaml (const char *data,
-                                  gssize length,
+                                  gssize      length,
                                   const char *path,
-                                  GError **error);
+                                  GError    **error);
 JsonNode *lctl_config_parse_yaml_file (const char *path,
-                                       GError **error);
+                                       GError    **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LctlConfig, lctl_config_unref)
 

@@ -68,30 +68,30 @@ typedef enum
 
 static gint64
 run_cost (RunKind kind,
-          gint64 len)
+          gint64  len)
 {
   switch (kind)
     {
-      case RUN_LETTERS:
-        return (len + 5) / 6;
-      case RUN_DIGITS:
-        return (len + 2) / 3;
-      case RUN_PUNCT:
-        return (len + 1) / 2;
-      case RUN_BLANKS:
-        return len <= 1 ? 0 : (len + 3) / 4;
-      case RUN_NONE:
-      default:
-        return 0;
+    case RUN_LETTERS:
+      return (len + 5) / 6;
+    case RUN_DIGITS:
+      return (len + 2) / 3;
+    case RUN_PUNCT:
+      return (len + 1) / 2;
+    case RUN_BLANKS:
+      return len <= 1 ? 0 : (len + 3) / 4;
+    case RUN_NONE:
+    default:
+      return 0;
     }
 }
 
 gint64
 lctl_count_tokens_text (const char *text)
 {
-  gint64 tokens = 0;
-  RunKind kind = RUN_NONE;
-  gint64 len = 0;
+  gint64      tokens = 0;
+  RunKind     kind = RUN_NONE;
+  gint64      len = 0;
   const char *p;
 
   if (text == NULL)
@@ -100,10 +100,10 @@ lctl_count_tokens_text (const char *text)
   for (p = text; *p != '\0';)
     {
       gunichar c = g_utf8_get_char_validated (p, -1);
-      RunKind next;
-      gint64 weight = 1;
+      RunKind  next;
+      gint64   weight = 1;
 
-      if (c == (gunichar)-1 || c == (gunichar)-2)
+      if (c == (gunichar) -1 || c == (gunichar) -2)
         {
           /* Invalid UTF-8: a byte is a token. */
           tokens += run_cost (kind, len) + 1;
@@ -166,10 +166,10 @@ lctl_count_tokens_text (const char *text)
   return tokens;
 }
 
-#define TOKENS_PER_MESSAGE 3
-#define TOKENS_PER_REQUEST 3
-#define TOKENS_PER_IMAGE 1600
-#define TOKENS_TOOL_PROMPT_AUTO 346
+#define TOKENS_PER_MESSAGE        3
+#define TOKENS_PER_REQUEST        3
+#define TOKENS_PER_IMAGE          1600
+#define TOKENS_TOOL_PROMPT_AUTO   346
 #define TOKENS_TOOL_PROMPT_FORCED 313
 
 static gint64
@@ -184,11 +184,11 @@ count_json (JsonNode *node)
 }
 
 static gint64 count_part (const LctlIrPart *part,
-                          gboolean count_thinking);
+                          gboolean          count_thinking);
 
 static gint64
 count_parts (GPtrArray *parts,
-             gboolean count_thinking)
+             gboolean   count_thinking)
 {
   gint64 tokens = 0;
 
@@ -201,28 +201,28 @@ count_parts (GPtrArray *parts,
 
 static gint64
 count_part (const LctlIrPart *part,
-            gboolean count_thinking)
+            gboolean          count_thinking)
 {
   switch (part->kind)
     {
-      case LCTL_IR_PART_TEXT:
-        return lctl_count_tokens_text (part->text);
-      case LCTL_IR_PART_IMAGE:
-        return TOKENS_PER_IMAGE;
-      case LCTL_IR_PART_TOOL_CALL:
-        return lctl_count_tokens_text (part->name) + lctl_count_tokens_text (part->arguments) + 3;
-      case LCTL_IR_PART_TOOL_RESULT:
-        return 3 + (part->content != NULL ? count_parts (part->content, count_thinking) : lctl_count_tokens_text (part->text));
-      case LCTL_IR_PART_THINKING:
-        return count_thinking ? lctl_count_tokens_text (part->text) : 0;
-      case LCTL_IR_PART_REDACTED_THINKING:
-      case LCTL_IR_PART_ENCRYPTED_REASONING:
-        /* Opaque; the base64 length over-counts, a quarter is closer. */
-        return count_thinking && part->text ? (gint64)strlen (part->text) / 16 : 0;
-      case LCTL_IR_PART_RAW:
-        return count_json (part->raw);
-      default:
-        return 0;
+    case LCTL_IR_PART_TEXT:
+      return lctl_count_tokens_text (part->text);
+    case LCTL_IR_PART_IMAGE:
+      return TOKENS_PER_IMAGE;
+    case LCTL_IR_PART_TOOL_CALL:
+      return lctl_count_tokens_text (part->name) + lctl_count_tokens_text (part->arguments) + 3;
+    case LCTL_IR_PART_TOOL_RESULT:
+      return 3 + (part->content != NULL ? count_parts (part->content, count_thinking) : lctl_count_tokens_text (part->text));
+    case LCTL_IR_PART_THINKING:
+      return count_thinking ? lctl_count_tokens_text (part->text) : 0;
+    case LCTL_IR_PART_REDACTED_THINKING:
+    case LCTL_IR_PART_ENCRYPTED_REASONING:
+      /* Opaque; the base64 length over-counts, a quarter is closer. */
+      return count_thinking && part->text ? (gint64) strlen (part->text) / 16 : 0;
+    case LCTL_IR_PART_RAW:
+      return count_json (part->raw);
+    default:
+      return 0;
     }
 }
 
@@ -230,7 +230,7 @@ gint64
 lctl_count_tokens_request (const LctlIrRequest *request)
 {
   gint64 tokens = TOKENS_PER_REQUEST;
-  int last_assistant = -1;
+  int    last_assistant = -1;
 
   g_return_val_if_fail (request != NULL, 0);
 
@@ -243,7 +243,7 @@ lctl_count_tokens_request (const LctlIrRequest *request)
     }
   /* Thinking of the current assistant turn counts only while it is still
    * being continued (the assistant message is last). */
-  if (last_assistant != (int)request->messages->len - 1)
+  if (last_assistant != (int) request->messages->len - 1)
     last_assistant = -1;
 
   tokens += count_parts (request->system, FALSE);
@@ -252,7 +252,7 @@ lctl_count_tokens_request (const LctlIrRequest *request)
     {
       const LctlIrMessage *message = request->messages->pdata[i];
 
-      tokens += TOKENS_PER_MESSAGE + count_parts (message->parts, (int)i == last_assistant);
+      tokens += TOKENS_PER_MESSAGE + count_parts (message->parts, (int) i == last_assistant);
     }
 
   if (request->tools->len > 0)

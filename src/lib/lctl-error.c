@@ -31,5 +31,5 @@ lctl_error_quark (void)
                                       &quark,
                                       lctl_error_entries,
                                       G_N_ELEMENTS (lctl_error_entries));
-  return (GQuark)quark;
+  return (GQuark) quark;
 }

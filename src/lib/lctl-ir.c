@@ -15,17 +15,17 @@ lctl_dialect_to_string (LctlDialect dialect)
 {
   switch (dialect)
     {
-      case LCTL_DIALECT_ANTHROPIC:
-        return "anthropic";
-      case LCTL_DIALECT_OPENAI_CHAT:
-        return "openai-chat";
-      case LCTL_DIALECT_RESPONSES:
-        return "responses";
-      case LCTL_DIALECT_GEMINI:
-        return "gemini";
-      case LCTL_DIALECT_NONE:
-      default:
-        return "none";
+    case LCTL_DIALECT_ANTHROPIC:
+      return "anthropic";
+    case LCTL_DIALECT_OPENAI_CHAT:
+      return "openai-chat";
+    case LCTL_DIALECT_RESPONSES:
+      return "responses";
+    case LCTL_DIALECT_GEMINI:
+      return "gemini";
+    case LCTL_DIALECT_NONE:
+    default:
+      return "none";
     }
 }
 
@@ -66,7 +66,7 @@ lctl_ir_part_copy (const LctlIrPart *part)
   copy->arguments = g_strdup (part->arguments);
   if (part->content != NULL)
     {
-      copy->content = g_ptr_array_new_with_free_func ((GDestroyNotify)lctl_ir_part_free);
+      copy->content = g_ptr_array_new_with_free_func ((GDestroyNotify) lctl_ir_part_free);
       for (unsigned i = 0; i < part->content->len; i++)
         g_ptr_array_add (copy->content, lctl_ir_part_copy (part->content->pdata[i]));
     }
@@ -126,7 +126,7 @@ lctl_ir_message_new (LctlIrRole role)
   LctlIrMessage *message = g_new0 (LctlIrMessage, 1);
 
   message->role = role;
-  message->parts = g_ptr_array_new_with_free_func ((GDestroyNotify)lctl_ir_part_free);
+  message->parts = g_ptr_array_new_with_free_func ((GDestroyNotify) lctl_ir_part_free);
   return message;
 }
 
@@ -171,9 +171,9 @@ lctl_ir_request_new (LctlDialect dialect)
   LctlIrRequest *request = g_new0 (LctlIrRequest, 1);
 
   request->dialect = dialect;
-  request->system = g_ptr_array_new_with_free_func ((GDestroyNotify)lctl_ir_part_free);
-  request->messages = g_ptr_array_new_with_free_func ((GDestroyNotify)lctl_ir_message_free);
-  request->tools = g_ptr_array_new_with_free_func ((GDestroyNotify)lctl_ir_tool_free);
+  request->system = g_ptr_array_new_with_free_func ((GDestroyNotify) lctl_ir_part_free);
+  request->messages = g_ptr_array_new_with_free_func ((GDestroyNotify) lctl_ir_message_free);
+  request->tools = g_ptr_array_new_with_free_func ((GDestroyNotify) lctl_ir_tool_free);
   request->tool_choice.parallel = -1;
   request->temperature = NAN;
   request->top_p = NAN;
@@ -283,7 +283,7 @@ lctl_ir_param_is_proxy_setting (const char *key)
 
 static void
 apply_thinking_default (LctlIrRequest *request,
-                        JsonNode *node)
+                        JsonNode      *node)
 {
   JsonObject *object;
   const char *type;
@@ -305,7 +305,7 @@ apply_thinking_default (LctlIrRequest *request,
 
 void
 lctl_ir_request_apply_defaults (LctlIrRequest *request,
-                                JsonObject *params)
+                                JsonObject    *params)
 {
   g_autoptr (GList) members = NULL;
 
@@ -316,9 +316,9 @@ lctl_ir_request_apply_defaults (LctlIrRequest *request,
   for (GList *l = members; l != NULL; l = l->next)
     {
       const char *key = l->data;
-      JsonNode *value = json_object_get_member (params, key);
-      GType vtype = JSON_NODE_HOLDS_VALUE (value) ? json_node_get_value_type (value) : G_TYPE_INVALID;
-      gboolean is_number = vtype == G_TYPE_INT64 || vtype == G_TYPE_DOUBLE;
+      JsonNode   *value = json_object_get_member (params, key);
+      GType       vtype = JSON_NODE_HOLDS_VALUE (value) ? json_node_get_value_type (value) : G_TYPE_INVALID;
+      gboolean    is_number = vtype == G_TYPE_INT64 || vtype == G_TYPE_DOUBLE;
 
       if (lctl_ir_param_is_proxy_setting (key))
         continue;
@@ -326,7 +326,7 @@ lctl_ir_request_apply_defaults (LctlIrRequest *request,
       if (g_str_equal (key, "max_tokens") || g_str_equal (key, "max_completion_tokens") || g_str_equal (key, "max_output_tokens"))
         {
           if (request->max_tokens == 0 && is_number)
-            request->max_tokens = (gint64)json_node_get_double (value);
+            request->max_tokens = (gint64) json_node_get_double (value);
         }
       else if (g_str_equal (key, "temperature"))
         {
@@ -341,7 +341,7 @@ lctl_ir_request_apply_defaults (LctlIrRequest *request,
       else if (g_str_equal (key, "top_k"))
         {
           if (request->top_k < 0 && is_number)
-            request->top_k = (int)json_node_get_double (value);
+            request->top_k = (int) json_node_get_double (value);
         }
       else if (g_str_equal (key, "thinking"))
         {
@@ -384,7 +384,7 @@ lctl_ir_request_apply_defaults (LctlIrRequest *request,
                     g_ptr_array_add (strv, g_strdup (json_node_get_string (element)));
                 }
               g_ptr_array_add (strv, NULL);
-              request->stop = (char **)g_ptr_array_free (strv, FALSE);
+              request->stop = (char **) g_ptr_array_free (strv, FALSE);
             }
         }
       else
@@ -408,7 +408,7 @@ lctl_ir_usage_init (LctlIrUsage *usage)
 }
 
 void
-lctl_ir_usage_merge (LctlIrUsage *into,
+lctl_ir_usage_merge (LctlIrUsage       *into,
                      const LctlIrUsage *from)
 {
   if (from->input_tokens >= 0)
@@ -434,7 +434,7 @@ lctl_ir_response_new (void)
 {
   LctlIrResponse *response = g_new0 (LctlIrResponse, 1);
 
-  response->parts = g_ptr_array_new_with_free_func ((GDestroyNotify)lctl_ir_part_free);
+  response->parts = g_ptr_array_new_with_free_func ((GDestroyNotify) lctl_ir_part_free);
   lctl_ir_usage_init (&response->usage);
   return response;
 }
@@ -454,8 +454,8 @@ lctl_ir_response_free (LctlIrResponse *response)
 
 LctlIrError *
 lctl_ir_error_new (LctlIrErrorType type,
-                   unsigned status,
-                   const char *message)
+                   unsigned        status,
+                   const char     *message)
 {
   LctlIrError *error = g_new0 (LctlIrError, 1);
 
@@ -492,29 +492,29 @@ lctl_ir_error_type_default_status (LctlIrErrorType type)
 {
   switch (type)
     {
-      case LCTL_IR_ERROR_INVALID_REQUEST:
-      case LCTL_IR_ERROR_CONTEXT_WINDOW_EXCEEDED:
-      case LCTL_IR_ERROR_CONTENT_POLICY:
-        return 400;
-      case LCTL_IR_ERROR_AUTHENTICATION:
-        return 401;
-      case LCTL_IR_ERROR_BILLING:
-        return 402;
-      case LCTL_IR_ERROR_PERMISSION:
-        return 403;
-      case LCTL_IR_ERROR_NOT_FOUND:
-        return 404;
-      case LCTL_IR_ERROR_REQUEST_TOO_LARGE:
-        return 413;
-      case LCTL_IR_ERROR_RATE_LIMIT:
-        return 429;
-      case LCTL_IR_ERROR_OVERLOADED:
-        return 529;
-      case LCTL_IR_ERROR_TIMEOUT:
-        return 504;
-      case LCTL_IR_ERROR_API_ERROR:
-      default:
-        return 500;
+    case LCTL_IR_ERROR_INVALID_REQUEST:
+    case LCTL_IR_ERROR_CONTEXT_WINDOW_EXCEEDED:
+    case LCTL_IR_ERROR_CONTENT_POLICY:
+      return 400;
+    case LCTL_IR_ERROR_AUTHENTICATION:
+      return 401;
+    case LCTL_IR_ERROR_BILLING:
+      return 402;
+    case LCTL_IR_ERROR_PERMISSION:
+      return 403;
+    case LCTL_IR_ERROR_NOT_FOUND:
+      return 404;
+    case LCTL_IR_ERROR_REQUEST_TOO_LARGE:
+      return 413;
+    case LCTL_IR_ERROR_RATE_LIMIT:
+      return 429;
+    case LCTL_IR_ERROR_OVERLOADED:
+      return 529;
+    case LCTL_IR_ERROR_TIMEOUT:
+      return 504;
+    case LCTL_IR_ERROR_API_ERROR:
+    default:
+      return 500;
     }
 }
 
@@ -523,31 +523,31 @@ lctl_ir_error_type_from_status (unsigned status)
 {
   switch (status)
     {
-      case 400:
-      case 422:
+    case 400:
+    case 422:
+      return LCTL_IR_ERROR_INVALID_REQUEST;
+    case 401:
+      return LCTL_IR_ERROR_AUTHENTICATION;
+    case 402:
+      return LCTL_IR_ERROR_BILLING;
+    case 403:
+      return LCTL_IR_ERROR_PERMISSION;
+    case 404:
+      return LCTL_IR_ERROR_NOT_FOUND;
+    case 408:
+    case 504:
+      return LCTL_IR_ERROR_TIMEOUT;
+    case 413:
+      return LCTL_IR_ERROR_REQUEST_TOO_LARGE;
+    case 429:
+      return LCTL_IR_ERROR_RATE_LIMIT;
+    case 503:
+    case 529:
+      return LCTL_IR_ERROR_OVERLOADED;
+    default:
+      if (status >= 400 && status < 500)
         return LCTL_IR_ERROR_INVALID_REQUEST;
-      case 401:
-        return LCTL_IR_ERROR_AUTHENTICATION;
-      case 402:
-        return LCTL_IR_ERROR_BILLING;
-      case 403:
-        return LCTL_IR_ERROR_PERMISSION;
-      case 404:
-        return LCTL_IR_ERROR_NOT_FOUND;
-      case 408:
-      case 504:
-        return LCTL_IR_ERROR_TIMEOUT;
-      case 413:
-        return LCTL_IR_ERROR_REQUEST_TOO_LARGE;
-      case 429:
-        return LCTL_IR_ERROR_RATE_LIMIT;
-      case 503:
-      case 529:
-        return LCTL_IR_ERROR_OVERLOADED;
-      default:
-        if (status >= 400 && status < 500)
-          return LCTL_IR_ERROR_INVALID_REQUEST;
-        return LCTL_IR_ERROR_API_ERROR;
+      return LCTL_IR_ERROR_API_ERROR;
     }
 }
 
@@ -558,23 +558,23 @@ lctl_ir_error_from_gerror (const GError *error)
 
   if (error->domain == LCTL_ERROR)
     {
-      switch ((LctlError)error->code)
+      switch ((LctlError) error->code)
         {
-          case LCTL_ERROR_INVALID_ARGUMENT:
-          case LCTL_ERROR_UNSUPPORTED:
-            type = LCTL_IR_ERROR_INVALID_REQUEST;
-            break;
-          case LCTL_ERROR_NOT_FOUND:
-            type = LCTL_IR_ERROR_NOT_FOUND;
-            break;
-          case LCTL_ERROR_UNAUTHORIZED:
-            type = LCTL_IR_ERROR_AUTHENTICATION;
-            break;
-          case LCTL_ERROR_TIMEOUT:
-            type = LCTL_IR_ERROR_TIMEOUT;
-            break;
-          default:
-            break;
+        case LCTL_ERROR_INVALID_ARGUMENT:
+        case LCTL_ERROR_UNSUPPORTED:
+          type = LCTL_IR_ERROR_INVALID_REQUEST;
+          break;
+        case LCTL_ERROR_NOT_FOUND:
+          type = LCTL_IR_ERROR_NOT_FOUND;
+          break;
+        case LCTL_ERROR_UNAUTHORIZED:
+          type = LCTL_IR_ERROR_AUTHENTICATION;
+          break;
+        case LCTL_ERROR_TIMEOUT:
+          type = LCTL_IR_ERROR_TIMEOUT;
+          break;
+        default:
+          break;
         }
     }
   else if (error->domain == JSON_PARSER_ERROR)
@@ -612,11 +612,11 @@ lctl_ir_event_free (LctlIrEvent *event)
 GPtrArray *
 lctl_ir_event_array_new (void)
 {
-  return g_ptr_array_new_with_free_func ((GDestroyNotify)lctl_ir_event_free);
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) lctl_ir_event_free);
 }
 
 static void
-append_owned (char **field,
+append_owned (char      **field,
               const char *text)
 {
   char *joined;
@@ -629,68 +629,68 @@ append_owned (char **field,
 }
 
 gboolean
-lctl_ir_response_add_event (LctlIrResponse *response,
+lctl_ir_response_add_event (LctlIrResponse    *response,
                             const LctlIrEvent *event)
 {
   LctlIrPart *part = NULL;
 
-  if (event->index >= 0 && (unsigned)event->index < response->parts->len)
+  if (event->index >= 0 && (unsigned) event->index < response->parts->len)
     part = response->parts->pdata[event->index];
 
   switch (event->type)
     {
-      case LCTL_IR_EVENT_MESSAGE_START:
-        if (event->id != NULL)
-          {
-            g_free (response->id);
-            response->id = g_strdup (event->id);
-          }
-        if (event->model != NULL)
-          {
-            g_free (response->model);
-            response->model = g_strdup (event->model);
-          }
-        lctl_ir_usage_merge (&response->usage, &event->usage);
-        break;
-      case LCTL_IR_EVENT_PART_START:
-        /* Parts are numbered in start order; pad so a gap cannot misplace one. */
-        while (response->parts->len < (unsigned)MAX (event->index, 0))
-          g_ptr_array_add (response->parts, lctl_ir_part_new_text (""));
-        part = event->part ? lctl_ir_part_copy (event->part) : lctl_ir_part_new_text ("");
-        if (part->kind == LCTL_IR_PART_TOOL_CALL && part->arguments == NULL)
-          part->arguments = g_strdup ("");
-        if (part->kind == LCTL_IR_PART_THINKING && part->text == NULL)
-          part->text = g_strdup ("");
-        g_ptr_array_add (response->parts, part);
-        break;
-      case LCTL_IR_EVENT_TEXT_DELTA:
-      case LCTL_IR_EVENT_THINKING_DELTA:
-        if (part != NULL)
-          append_owned (&part->text, event->text);
-        break;
-      case LCTL_IR_EVENT_TOOL_ARGS_DELTA:
-        if (part != NULL)
-          append_owned (&part->arguments, event->text);
-        break;
-      case LCTL_IR_EVENT_SIGNATURE_DELTA:
-        if (part != NULL)
-          append_owned (&part->signature, event->text);
-        break;
-      case LCTL_IR_EVENT_USAGE:
-        lctl_ir_usage_merge (&response->usage, &event->usage);
-        break;
-      case LCTL_IR_EVENT_MESSAGE_STOP:
-        lctl_ir_usage_merge (&response->usage, &event->usage);
-        response->stop_reason = event->stop_reason;
-        g_free (response->stop_sequence);
-        response->stop_sequence = g_strdup (event->stop_sequence);
-        break;
-      case LCTL_IR_EVENT_ERROR:
-        return FALSE;
-      case LCTL_IR_EVENT_PART_STOP:
-      case LCTL_IR_EVENT_PING:
-      default:
-        break;
+    case LCTL_IR_EVENT_MESSAGE_START:
+      if (event->id != NULL)
+        {
+          g_free (response->id);
+          response->id = g_strdup (event->id);
+        }
+      if (event->model != NULL)
+        {
+          g_free (response->model);
+          response->model = g_strdup (event->model);
+        }
+      lctl_ir_usage_merge (&response->usage, &event->usage);
+      break;
+    case LCTL_IR_EVENT_PART_START:
+      /* Parts are numbered in start order; pad so a gap cannot misplace one. */
+      while (response->parts->len < (unsigned) MAX (event->index, 0))
+        g_ptr_array_add (response->parts, lctl_ir_part_new_text (""));
+      part = event->part ? lctl_ir_part_copy (event->part) : lctl_ir_part_new_text ("");
+      if (part->kind == LCTL_IR_PART_TOOL_CALL && part->arguments == NULL)
+        part->arguments = g_strdup ("");
+      if (part->kind == LCTL_IR_PART_THINKING && part->text == NULL)
+        part->text = g_strdup ("");
+      g_ptr_array_add (response->parts, part);
+      break;
+    case LCTL_IR_EVENT_TEXT_DELTA:
+    case LCTL_IR_EVENT_THINKING_DELTA:
+      if (part != NULL)
+        append_owned (&part->text, event->text);
+      break;
+    case LCTL_IR_EVENT_TOOL_ARGS_DELTA:
+      if (part != NULL)
+        append_owned (&part->arguments, event->text);
+      break;
+    case LCTL_IR_EVENT_SIGNATURE_DELTA:
+      if (part != NULL)
+        append_owned (&part->signature, event->text);
+      break;
+    case LCTL_IR_EVENT_USAGE:
+      lctl_ir_usage_merge (&response->usage, &event->usage);
+      break;
+    case LCTL_IR_EVENT_MESSAGE_STOP:
+      lctl_ir_usage_merge (&response->usage, &event->usage);
+      response->stop_reason = event->stop_reason;
+      g_free (response->stop_sequence);
+      response->stop_sequence = g_strdup (event->stop_sequence);
+      break;
+    case LCTL_IR_EVENT_ERROR:
+      return FALSE;
+    case LCTL_IR_EVENT_PART_STOP:
+    case LCTL_IR_EVENT_PING:
+    default:
+      break;
     }
 
   /* A tool call whose arguments never came is an empty object, not "". */
@@ -705,11 +705,11 @@ lctl_ir_response_add_event (LctlIrResponse *response,
 /* Splits @text into pieces of about @chunk bytes without cutting a UTF-8
  * sequence. */
 static void
-add_text_deltas (GPtrArray *events,
+add_text_deltas (GPtrArray      *events,
                  LctlIrEventType type,
-                 int index,
-                 const char *text,
-                 unsigned chunk)
+                 int             index,
+                 const char     *text,
+                 unsigned        chunk)
 {
   const char *p = text;
 
@@ -717,7 +717,7 @@ add_text_deltas (GPtrArray *events,
     return;
   while (*p != '\0')
     {
-      const char *end = p;
+      const char  *end = p;
       LctlIrEvent *event;
 
       if (chunk == 0)
@@ -742,11 +742,11 @@ add_text_deltas (GPtrArray *events,
 
 GPtrArray *
 lctl_ir_response_to_events (const LctlIrResponse *response,
-                            unsigned chunk_chars)
+                            unsigned              chunk_chars)
 {
-  GPtrArray *events = lctl_ir_event_array_new ();
+  GPtrArray   *events = lctl_ir_event_array_new ();
   LctlIrEvent *event;
-  LctlIrUsage start_usage = response->usage;
+  LctlIrUsage  start_usage = response->usage;
 
   event = lctl_ir_event_new (LCTL_IR_EVENT_MESSAGE_START);
   event->id = g_strdup (response->id);
@@ -760,33 +760,33 @@ lctl_ir_response_to_events (const LctlIrResponse *response,
   for (unsigned i = 0; i < response->parts->len; i++)
     {
       const LctlIrPart *part = response->parts->pdata[i];
-      LctlIrPart *head = lctl_ir_part_copy (part);
+      LctlIrPart       *head = lctl_ir_part_copy (part);
 
       event = lctl_ir_event_new (LCTL_IR_EVENT_PART_START);
       event->index = i;
       event->part = head;
       switch (part->kind)
         {
-          case LCTL_IR_PART_TEXT:
-            g_clear_pointer (&head->text, g_free);
-            g_ptr_array_add (events, event);
-            add_text_deltas (events, LCTL_IR_EVENT_TEXT_DELTA, i, part->text, chunk_chars);
-            break;
-          case LCTL_IR_PART_THINKING:
-            g_clear_pointer (&head->text, g_free);
-            g_clear_pointer (&head->signature, g_free);
-            g_ptr_array_add (events, event);
-            add_text_deltas (events, LCTL_IR_EVENT_THINKING_DELTA, i, part->text, chunk_chars);
-            add_text_deltas (events, LCTL_IR_EVENT_SIGNATURE_DELTA, i, part->signature, 0);
-            break;
-          case LCTL_IR_PART_TOOL_CALL:
-            g_clear_pointer (&head->arguments, g_free);
-            g_ptr_array_add (events, event);
-            add_text_deltas (events, LCTL_IR_EVENT_TOOL_ARGS_DELTA, i, part->arguments, chunk_chars);
-            break;
-          default:
-            g_ptr_array_add (events, event);
-            break;
+        case LCTL_IR_PART_TEXT:
+          g_clear_pointer (&head->text, g_free);
+          g_ptr_array_add (events, event);
+          add_text_deltas (events, LCTL_IR_EVENT_TEXT_DELTA, i, part->text, chunk_chars);
+          break;
+        case LCTL_IR_PART_THINKING:
+          g_clear_pointer (&head->text, g_free);
+          g_clear_pointer (&head->signature, g_free);
+          g_ptr_array_add (events, event);
+          add_text_deltas (events, LCTL_IR_EVENT_THINKING_DELTA, i, part->text, chunk_chars);
+          add_text_deltas (events, LCTL_IR_EVENT_SIGNATURE_DELTA, i, part->signature, 0);
+          break;
+        case LCTL_IR_PART_TOOL_CALL:
+          g_clear_pointer (&head->arguments, g_free);
+          g_ptr_array_add (events, event);
+          add_text_deltas (events, LCTL_IR_EVENT_TOOL_ARGS_DELTA, i, part->arguments, chunk_chars);
+          break;
+        default:
+          g_ptr_array_add (events, event);
+          break;
         }
       event = lctl_ir_event_new (LCTL_IR_EVENT_PART_STOP);
       event->index = i;
@@ -804,9 +804,9 @@ lctl_ir_response_to_events (const LctlIrResponse *response,
 
 LctlIrResponse *
 lctl_ir_mock_response (const LctlIrRequest *request,
-                       const char *mock_text)
+                       const char          *mock_text)
 {
-  LctlIrResponse *response = lctl_ir_response_new ();
+  LctlIrResponse  *response = lctl_ir_response_new ();
   g_autofree char *uuid = g_uuid_string_random ();
   g_autofree char *hex = NULL;
 
@@ -839,7 +839,7 @@ lctl_ir_stop_reason_to_string (LctlIrStopReason reason)
     "error",
   };
 
-  if ((unsigned)reason < G_N_ELEMENTS (names))
+  if ((unsigned) reason < G_N_ELEMENTS (names))
     return names[reason];
   return "none";
 }
@@ -862,7 +862,7 @@ lctl_ir_error_type_to_string (LctlIrErrorType type)
     "billing",
   };
 
-  if ((unsigned)type < G_N_ELEMENTS (names))
+  if ((unsigned) type < G_N_ELEMENTS (names))
     return names[type];
   return "api_error";
 }

@@ -96,39 +96,39 @@ typedef struct _LctlIrPart LctlIrPart;
 struct _LctlIrPart
 {
   LctlIrPartKind kind;
-  char *text;
-  char *signature;
-  char *media_type;
-  char *data;
-  char *url;
-  char *id;
-  char *name;
-  char *arguments;
-  GPtrArray *content;
-  gboolean is_error;
-  JsonNode *cache_control;
-  JsonNode *raw;
-  LctlDialect raw_dialect;
-  JsonObject *extra;
+  char          *text;
+  char          *signature;
+  char          *media_type;
+  char          *data;
+  char          *url;
+  char          *id;
+  char          *name;
+  char          *arguments;
+  GPtrArray     *content;
+  gboolean       is_error;
+  JsonNode      *cache_control;
+  JsonNode      *raw;
+  LctlDialect    raw_dialect;
+  JsonObject    *extra;
 };
 
 LctlIrPart *lctl_ir_part_new (LctlIrPartKind kind);
 LctlIrPart *lctl_ir_part_new_text (const char *text);
 LctlIrPart *lctl_ir_part_copy (const LctlIrPart *part);
-void lctl_ir_part_free (LctlIrPart *part);
+void        lctl_ir_part_free (LctlIrPart *part);
 /* The text of a TOOL_RESULT (its string, or its text parts joined). */
 char *lctl_ir_part_tool_result_text (const LctlIrPart *part);
 
 typedef struct
 {
-  LctlIrRole role;
-  GPtrArray *parts; /* (element-type LctlIrPart) */
-  char *name;       /* OpenAI participant name, or NULL */
+  LctlIrRole  role;
+  GPtrArray  *parts; /* (element-type LctlIrPart) */
+  char       *name;  /* OpenAI participant name, or NULL */
   JsonObject *extra;
 } LctlIrMessage;
 
 LctlIrMessage *lctl_ir_message_new (LctlIrRole role);
-void lctl_ir_message_free (LctlIrMessage *message);
+void           lctl_ir_message_free (LctlIrMessage *message);
 
 /**
  * LctlIrTool:
@@ -142,19 +142,19 @@ void lctl_ir_message_free (LctlIrMessage *message);
  */
 typedef struct
 {
-  char *type;
-  char *name;
-  char *description;
-  JsonNode *parameters;
-  int strict;
-  JsonNode *cache_control;
-  JsonNode *raw;
+  char       *type;
+  char       *name;
+  char       *description;
+  JsonNode   *parameters;
+  int         strict;
+  JsonNode   *cache_control;
+  JsonNode   *raw;
   LctlDialect raw_dialect;
   JsonObject *extra;
 } LctlIrTool;
 
 LctlIrTool *lctl_ir_tool_new (void);
-void lctl_ir_tool_free (LctlIrTool *tool);
+void        lctl_ir_tool_free (LctlIrTool *tool);
 
 typedef enum
 {
@@ -168,8 +168,8 @@ typedef enum
 typedef struct
 {
   LctlIrToolChoiceMode mode;
-  char *name;
-  int parallel; /* -1 unset, else whether parallel calls are allowed */
+  char                *name;
+  int                  parallel; /* -1 unset, else whether parallel calls are allowed */
 } LctlIrToolChoice;
 
 typedef enum
@@ -191,8 +191,8 @@ typedef enum
 typedef struct
 {
   LctlIrThinkingMode mode;
-  gint64 budget_tokens;
-  char *effort;
+  gint64             budget_tokens;
+  char              *effort;
 } LctlIrThinking;
 
 typedef enum
@@ -206,9 +206,9 @@ typedef enum
 typedef struct
 {
   LctlIrFormatType type;
-  char *name;
-  JsonNode *schema;
-  int strict; /* -1 unset */
+  char            *name;
+  JsonNode        *schema;
+  int              strict; /* -1 unset */
 } LctlIrResponseFormat;
 
 /**
@@ -239,31 +239,31 @@ typedef struct
  */
 typedef struct
 {
-  LctlDialect dialect;
-  char *model;
-  GPtrArray *system;
-  GPtrArray *messages;
-  GPtrArray *tools;
-  LctlIrToolChoice tool_choice;
-  gint64 max_tokens;
-  char *max_tokens_field;
-  double temperature;
-  double top_p;
-  int top_k;
-  gint64 seed;
-  gboolean has_seed;
-  char **stop;
-  LctlIrThinking thinking;
+  LctlDialect          dialect;
+  char                *model;
+  GPtrArray           *system;
+  GPtrArray           *messages;
+  GPtrArray           *tools;
+  LctlIrToolChoice     tool_choice;
+  gint64               max_tokens;
+  char                *max_tokens_field;
+  double               temperature;
+  double               top_p;
+  int                  top_k;
+  gint64               seed;
+  gboolean             has_seed;
+  char               **stop;
+  LctlIrThinking       thinking;
   LctlIrResponseFormat response_format;
-  char *user;
-  gboolean stream;
-  gboolean include_usage;
-  JsonObject *extras;
-  JsonObject *upstream_params;
+  char                *user;
+  gboolean             stream;
+  gboolean             include_usage;
+  JsonObject          *extras;
+  JsonObject          *upstream_params;
 } LctlIrRequest;
 
 LctlIrRequest *lctl_ir_request_new (LctlDialect dialect);
-void lctl_ir_request_free (LctlIrRequest *request);
+void           lctl_ir_request_free (LctlIrRequest *request);
 /* All system text joined with blank lines, or NULL when there is none. */
 char *lctl_ir_request_system_text (const LctlIrRequest *request);
 
@@ -279,7 +279,7 @@ char *lctl_ir_request_system_text (const LctlIrRequest *request);
  * @upstream_params and sent upstream as a body field.
  */
 void lctl_ir_request_apply_defaults (LctlIrRequest *request,
-                                     JsonObject *params);
+                                     JsonObject    *params);
 
 /* Whether a litellm_params key configures the proxy rather than the body. */
 gboolean lctl_ir_param_is_proxy_setting (const char *key);
@@ -321,25 +321,25 @@ typedef struct
 
 void lctl_ir_usage_init (LctlIrUsage *usage);
 /* Copies every reported field of @from over @into. */
-void lctl_ir_usage_merge (LctlIrUsage *into,
+void lctl_ir_usage_merge (LctlIrUsage       *into,
                           const LctlIrUsage *from);
 /* input + cache_read + cache_creation, unreported fields as 0. */
 gint64 lctl_ir_usage_prompt_total (const LctlIrUsage *usage);
 
 typedef struct
 {
-  LctlDialect dialect;
-  char *id;
-  char *model;
-  GPtrArray *parts;
+  LctlDialect      dialect;
+  char            *id;
+  char            *model;
+  GPtrArray       *parts;
   LctlIrStopReason stop_reason;
-  char *stop_sequence;
-  LctlIrUsage usage;
-  JsonObject *extra;
+  char            *stop_sequence;
+  LctlIrUsage      usage;
+  JsonObject      *extra;
 } LctlIrResponse;
 
 LctlIrResponse *lctl_ir_response_new (void);
-void lctl_ir_response_free (LctlIrResponse *response);
+void            lctl_ir_response_free (LctlIrResponse *response);
 
 typedef enum
 {
@@ -370,18 +370,18 @@ typedef enum
 typedef struct
 {
   LctlIrErrorType type;
-  unsigned status;
-  char *message;
-  char *param;
-  char *code;
-  double retry_after;
+  unsigned        status;
+  char           *message;
+  char           *param;
+  char           *code;
+  double          retry_after;
 } LctlIrError;
 
 LctlIrError *lctl_ir_error_new (LctlIrErrorType type,
-                                unsigned status,
-                                const char *message);
+                                unsigned        status,
+                                const char     *message);
 LctlIrError *lctl_ir_error_copy (const LctlIrError *error);
-void lctl_ir_error_free (LctlIrError *error);
+void         lctl_ir_error_free (LctlIrError *error);
 /* The usual HTTP status for a type (429, 529, 401…). */
 unsigned lctl_ir_error_type_default_status (LctlIrErrorType type);
 /* Classifies by HTTP status only. */
@@ -422,20 +422,20 @@ typedef enum
  */
 typedef struct
 {
-  LctlIrEventType type;
-  int index;
-  LctlIrPart *part;
-  char *text;
-  char *id;
-  char *model;
-  LctlIrUsage usage;
+  LctlIrEventType  type;
+  int              index;
+  LctlIrPart      *part;
+  char            *text;
+  char            *id;
+  char            *model;
+  LctlIrUsage      usage;
   LctlIrStopReason stop_reason;
-  char *stop_sequence;
-  LctlIrError *error;
+  char            *stop_sequence;
+  LctlIrError     *error;
 } LctlIrEvent;
 
 LctlIrEvent *lctl_ir_event_new (LctlIrEventType type);
-void lctl_ir_event_free (LctlIrEvent *event);
+void         lctl_ir_event_free (LctlIrEvent *event);
 /* A GPtrArray that frees its LctlIrEvent elements. */
 GPtrArray *lctl_ir_event_array_new (void);
 
@@ -448,7 +448,7 @@ GPtrArray *lctl_ir_event_array_new (void);
  * served by an upstream that only streams. Returns %FALSE for an ERROR
  * event (the caller answers with it instead).
  */
-gboolean lctl_ir_response_add_event (LctlIrResponse *response,
+gboolean lctl_ir_response_add_event (LctlIrResponse    *response,
                                      const LctlIrEvent *event);
 
 /**
@@ -463,7 +463,7 @@ gboolean lctl_ir_response_add_event (LctlIrResponse *response,
  * Returns: (transfer full) (element-type LctlIrEvent): the events.
  */
 GPtrArray *lctl_ir_response_to_events (const LctlIrResponse *response,
-                                       unsigned chunk_chars);
+                                       unsigned              chunk_chars);
 
 /**
  * lctl_ir_mock_response:
@@ -475,7 +475,7 @@ GPtrArray *lctl_ir_response_to_events (const LctlIrResponse *response,
  * lctl_ir_response_to_events() for a stream.
  */
 LctlIrResponse *lctl_ir_mock_response (const LctlIrRequest *request,
-                                       const char *mock_text);
+                                       const char          *mock_text);
 
 /* Wire-independent names for logs and tests ("end_turn", "tool_use"…). */
 const char *lctl_ir_stop_reason_to_string (LctlIrStopReason reason);

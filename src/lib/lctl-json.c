@@ -12,7 +12,7 @@
 /* json-glib's parser cuts a string at an escaped NUL (tool output of
  * `find -print0` has them). Parsed text carries it as U+10FFFF instead, a
  * noncharacter no real text uses, and the writer below turns it back. */
-#define NUL_STANDIN "\xf4\x8f\xbf\xbf"
+#define NUL_STANDIN         "\xf4\x8f\xbf\xbf"
 #define NUL_STANDIN_ESCAPED "\\udbff\\udfff"
 
 /**
@@ -30,7 +30,7 @@ lctl_json_protect_nul (const char *text,
                        gsize      *out_length)
 {
   const char *end;
-  GString *out = NULL;
+  GString    *out = NULL;
   const char *run = text;
 
   if (length < 0)
@@ -69,13 +69,13 @@ write_string (GString    *out,
               const char *s)
 {
   static const char hex[] = "0123456789abcdef";
-  const char *run = s;
+  const char       *run = s;
 
   g_string_append_c (out, '"');
   for (const char *p = s; *p != '\0'; p++)
     {
       unsigned char c = (unsigned char) *p;
-      const char *escape = NULL;
+      const char   *escape = NULL;
 
       if (c == 0xf4 && memcmp (p, NUL_STANDIN, 4) == 0)
         {
@@ -199,9 +199,9 @@ lctl_json_write (GString  *out,
     case JSON_NODE_OBJECT:
       {
         JsonObjectIter iter;
-        const char *name;
-        JsonNode *member;
-        gboolean first = TRUE;
+        const char    *name;
+        JsonNode      *member;
+        gboolean       first = TRUE;
 
         g_string_append_c (out, '{');
         json_object_iter_init_ordered (&iter, json_node_get_object (node));
@@ -220,7 +220,7 @@ lctl_json_write (GString  *out,
     case JSON_NODE_ARRAY:
       {
         JsonArray *array = json_node_get_array (node);
-        unsigned length = json_array_get_length (array);
+        unsigned   length = json_array_get_length (array);
 
         g_string_append_c (out, '[');
         for (unsigned i = 0; i < length; i++)

@@ -8,12 +8,12 @@
 
 G_BEGIN_DECLS
 
-void lctl_json_write (GString  *out,
-                      JsonNode *node);
-char *lctl_json_to_string (JsonNode *node);
+void    lctl_json_write (GString  *out,
+                         JsonNode *node);
+char   *lctl_json_to_string (JsonNode *node);
 GBytes *lctl_json_to_bytes (JsonNode *node);
-char *lctl_json_protect_nul (const char *text,
-                             gssize      length,
-                             gsize      *out_length);
+char   *lctl_json_protect_nul (const char *text,
+                               gssize      length,
+                               gsize      *out_length);
 
 G_END_DECLS

@@ -16,9 +16,9 @@ struct _LctlSseParser
 {
   GString *line;
   GString *data;
-  char *event;
-  char *id;
-  int retry;
+  char    *event;
+  char    *id;
+  int      retry;
   gboolean has_data;
   gboolean after_cr;
   gboolean bom_checked;
@@ -39,7 +39,7 @@ lctl_sse_event_free (LctlSseEvent *event)
 GPtrArray *
 lctl_sse_event_array_new (void)
 {
-  return g_ptr_array_new_with_free_func ((GDestroyNotify)lctl_sse_event_free);
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) lctl_sse_event_free);
 }
 
 LctlSseParser *
@@ -67,7 +67,7 @@ lctl_sse_parser_free (LctlSseParser *parser)
 
 static void
 dispatch (LctlSseParser *parser,
-          GPtrArray *events)
+          GPtrArray     *events)
 {
   LctlSseEvent *event;
 
@@ -89,14 +89,14 @@ dispatch (LctlSseParser *parser,
 
 static void
 process_line (LctlSseParser *parser,
-              GPtrArray *events)
+              GPtrArray     *events)
 {
-  const char *line = parser->line->str;
-  gsize len = parser->line->len;
-  const char *colon;
+  const char      *line = parser->line->str;
+  gsize            len = parser->line->len;
+  const char      *colon;
   g_autofree char *field = NULL;
-  const char *value;
-  gsize value_len;
+  const char      *value;
+  gsize            value_len;
 
   if (parser->line_overflow)
     {
@@ -150,7 +150,7 @@ process_line (LctlSseParser *parser,
   else if (g_str_equal (field, "retry"))
     {
       g_autofree char *digits = g_strndup (value, value_len);
-      gboolean all_digits = value_len > 0 && value_len < 10;
+      gboolean         all_digits = value_len > 0 && value_len < 10;
 
       for (gsize i = 0; i < value_len && all_digits; i++)
         all_digits = g_ascii_isdigit (digits[i]);
@@ -161,9 +161,9 @@ process_line (LctlSseParser *parser,
 
 void
 lctl_sse_parser_feed (LctlSseParser *parser,
-                      const char *buf,
-                      gsize len,
-                      GPtrArray *events)
+                      const char    *buf,
+                      gsize          len,
+                      GPtrArray     *events)
 {
   gsize i = 0;
 
@@ -178,9 +178,9 @@ lctl_sse_parser_feed (LctlSseParser *parser,
         {
           /* The BOM may itself arrive split; hold bytes until decided. */
           static const char bom[] = "\xEF\xBB\xBF";
-          gsize have = parser->line->len;
+          gsize             have = parser->line->len;
 
-          if ((unsigned char)c == (unsigned char)bom[have])
+          if ((unsigned char) c == (unsigned char) bom[have])
             {
               g_string_append_c (parser->line, c);
               i++;
@@ -236,7 +236,7 @@ lctl_sse_parser_feed (LctlSseParser *parser,
 
 void
 lctl_sse_parser_finish (LctlSseParser *parser,
-                        GPtrArray *events)
+                        GPtrArray     *events)
 {
   g_return_if_fail (parser != NULL);
 
@@ -255,7 +255,7 @@ lctl_sse_parser_finish (LctlSseParser *parser,
 }
 
 void
-lctl_sse_append_event (GString *out,
+lctl_sse_append_event (GString    *out,
                        const char *event,
                        const char *data)
 {
@@ -282,7 +282,7 @@ lctl_sse_append_event (GString *out,
 }
 
 void
-lctl_sse_append_comment (GString *out,
+lctl_sse_append_comment (GString    *out,
                          const char *text)
 {
   g_string_append_printf (out, ": %s\n\n", text ? text : "");

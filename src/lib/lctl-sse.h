@@ -20,7 +20,7 @@ typedef struct
   char *event;
   char *data;
   char *id;
-  int retry;
+  int   retry;
 } LctlSseEvent;
 
 void lctl_sse_event_free (LctlSseEvent *event);
@@ -31,7 +31,7 @@ void lctl_sse_event_free (LctlSseEvent *event);
 typedef struct _LctlSseParser LctlSseParser;
 
 LctlSseParser *lctl_sse_parser_new (void);
-void lctl_sse_parser_free (LctlSseParser *parser);
+void           lctl_sse_parser_free (LctlSseParser *parser);
 
 /**
  * lctl_sse_parser_feed:
@@ -42,25 +42,25 @@ void lctl_sse_parser_free (LctlSseParser *parser);
  *   these bytes; create it with lctl_sse_event_array_new().
  */
 void lctl_sse_parser_feed (LctlSseParser *parser,
-                           const char *buf,
-                           gsize len,
-                           GPtrArray *events);
+                           const char    *buf,
+                           gsize          len,
+                           GPtrArray     *events);
 
 /* At end of stream: dispatches an event that lacked its final blank line
  * (upstreams that end with `data: [DONE]\n` without one). */
 void lctl_sse_parser_finish (LctlSseParser *parser,
-                             GPtrArray *events);
+                             GPtrArray     *events);
 
 GPtrArray *lctl_sse_event_array_new (void);
 
 /* Appends one event: `event: NAME\n` (when @event is not %NULL), one
  * `data: ` line per line of @data, and the blank line. */
-void lctl_sse_append_event (GString *out,
+void lctl_sse_append_event (GString    *out,
                             const char *event,
                             const char *data);
 
 /* Appends a comment line (`: text\n\n`), a keep-alive invisible to clients. */
-void lctl_sse_append_comment (GString *out,
+void lctl_sse_append_comment (GString    *out,
                               const char *text);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LctlSseParser, lctl_sse_parser_free)

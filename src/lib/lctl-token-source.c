@@ -49,7 +49,7 @@ lctl_token_ref (LctlToken *self)
 void
 lctl_token_unref (LctlToken *self)
 {
-  g_atomic_rc_box_release_full (self, (GDestroyNotify)lctl_token_clear);
+  g_atomic_rc_box_release_full (self, (GDestroyNotify) lctl_token_clear);
 }
 
 G_DEFINE_INTERFACE (LctlTokenSource, lctl_token_source, G_TYPE_OBJECT)
@@ -60,12 +60,12 @@ lctl_token_source_default_init (LctlTokenSourceInterface *iface)
 }
 
 void
-lctl_token_source_get_token_async (LctlTokenSource *self,
-                                   const char *provider,
-                                   LctlToken *rejected,
-                                   GCancellable *cancellable,
+lctl_token_source_get_token_async (LctlTokenSource    *self,
+                                   const char         *provider,
+                                   LctlToken          *rejected,
+                                   GCancellable       *cancellable,
                                    GAsyncReadyCallback callback,
-                                   gpointer user_data)
+                                   gpointer            user_data)
 {
   g_return_if_fail (LCTL_IS_TOKEN_SOURCE (self));
   g_return_if_fail (provider != NULL);
@@ -82,8 +82,8 @@ lctl_token_source_get_token_async (LctlTokenSource *self,
  */
 LctlToken *
 lctl_token_source_get_token_finish (LctlTokenSource *self,
-                                    GAsyncResult *result,
-                                    GError **error)
+                                    GAsyncResult    *result,
+                                    GError         **error)
 {
   g_return_val_if_fail (LCTL_IS_TOKEN_SOURCE (self), NULL);
 

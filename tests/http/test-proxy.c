@@ -18,28 +18,39 @@
  * an Anthropic one (see lctl-mock-upstream.h for the behaviours). */
 
 static const char *const behaviours[] = {
-  "ok", "tool", "think", "429", "429-absurd", "500", "529", "hang", "reset", "reset-mid", "slow", "context",
+  "ok",
+  "tool",
+  "think",
+  "429",
+  "429-absurd",
+  "500",
+  "529",
+  "hang",
+  "reset",
+  "reset-mid",
+  "slow",
+  "context",
 };
 
 typedef struct
 {
   LctlMockUpstream *mock;
-  LctlServer *server;
-  LctlRouter *router;
-  LctlUpstream *upstream;
-  LctlProxy *proxy;
-  SoupSession *session;
-  char *base;
-  GPtrArray *finished; /* (element-type GVariant) RequestFinished routes */
+  LctlServer       *server;
+  LctlRouter       *router;
+  LctlUpstream     *upstream;
+  LctlProxy        *proxy;
+  SoupSession      *session;
+  char             *base;
+  GPtrArray        *finished; /* (element-type GVariant) RequestFinished routes */
 } Fixture;
 
 typedef struct
 {
-  unsigned status;
+  unsigned            status;
   SoupMessageHeaders *headers;
-  char *body;
-  GPtrArray *events; /* (element-type LctlSseEvent) when streamed */
-  double elapsed_ms;
+  char               *body;
+  GPtrArray          *events; /* (element-type LctlSseEvent) when streamed */
+  double              elapsed_ms;
 } Response;
 
 static void
@@ -64,8 +75,8 @@ request_finished_cb (LctlProxy *proxy,
 }
 
 static void
-fixture_setup (Fixture       *fixture,
-               gconstpointer  data)
+fixture_setup (Fixture      *fixture,
+               gconstpointer data)
 {
   const char *router_settings = data;
   g_autoptr (GString) yaml = g_string_new ("model_list:\n");
@@ -132,8 +143,8 @@ fixture_setup (Fixture       *fixture,
 }
 
 static void
-fixture_teardown (Fixture       *fixture,
-                  gconstpointer  data)
+fixture_teardown (Fixture      *fixture,
+                  gconstpointer data)
 {
   g_clear_object (&fixture->session);
   g_clear_object (&fixture->server);
@@ -151,11 +162,11 @@ fixture_teardown (Fixture       *fixture,
 typedef struct
 {
   GInputStream *stream;
-  GString *body;
-  gboolean done;
-  gboolean cancel_after_first_read;
+  GString      *body;
+  gboolean      done;
+  gboolean      cancel_after_first_read;
   GCancellable *cancellable;
-  GError *error;
+  GError       *error;
 } ReadState;
 
 static void
@@ -192,10 +203,10 @@ post (Fixture    *fixture,
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GInputStream) stream = NULL;
-  ReadState state = { 0 };
-  Response *response = g_new0 (Response, 1);
-  gint64 start = g_get_monotonic_time ();
-  const char *content_type;
+  ReadState           state = { 0 };
+  Response           *response = g_new0 (Response, 1);
+  gint64              start = g_get_monotonic_time ();
+  const char         *content_type;
   SoupMessageHeaders *request_headers = soup_message_get_request_headers (msg);
 
   soup_message_headers_append (request_headers, "Authorization", "Bearer sk-client-master");
@@ -349,14 +360,14 @@ openai_body (const char *model,
 /* -------------------------------------------------------------------- */
 
 static void
-test_anthropic_to_openai_stream (Fixture       *fixture,
-                                 gconstpointer  data)
+test_anthropic_to_openai_stream (Fixture      *fixture,
+                                 gconstpointer data)
 {
   g_autofree char *body = anthropic_body ("oa-ok", TRUE);
   g_autoptr (Response) response = post (fixture, "/v1/messages?beta=true", body, FALSE);
   g_autofree char *text = NULL;
   LctlMockRequest *upstream;
-  JsonObject *sent;
+  JsonObject      *sent;
   g_autoptr (JsonObject) delta = NULL;
 
   g_assert_cmpuint (response->status, ==, 200);
@@ -390,16 +401,16 @@ test_anthropic_to_openai_stream (Fixture       *fixture,
 }
 
 static void
-test_openai_to_anthropic (Fixture       *fixture,
-                          gconstpointer  data)
+test_openai_to_anthropic (Fixture      *fixture,
+                          gconstpointer data)
 {
   g_autofree char *body = openai_body ("an-ok", FALSE);
   g_autoptr (Response) response = post (fixture, "/v1/chat/completions", body, FALSE);
   g_autoptr (JsonObject) answer = parse_object (response->body);
-  JsonObject *choice = json_array_get_object_element (json_object_get_array_member (answer, "choices"), 0);
-  JsonObject *usage = json_object_get_object_member (answer, "usage");
+  JsonObject      *choice = json_array_get_object_element (json_object_get_array_member (answer, "choices"), 0);
+  JsonObject      *usage = json_object_get_object_member (answer, "usage");
   LctlMockRequest *upstream = last_upstream_request (fixture);
-  JsonObject *sent = json_node_get_object (upstream->body);
+  JsonObject      *sent = json_node_get_object (upstream->body);
 
   g_assert_cmpuint (response->status, ==, 200);
   g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (choice, "message"), "content"), ==,
@@ -419,8 +430,8 @@ test_openai_to_anthropic (Fixture       *fixture,
 }
 
 static void
-test_tool_call_streams (Fixture       *fixture,
-                        gconstpointer  data)
+test_tool_call_streams (Fixture      *fixture,
+                        gconstpointer data)
 {
   g_autofree char *anthropic = anthropic_body ("oa-tool", TRUE);
   g_autofree char *openai = openai_body ("an-tool", TRUE);
@@ -453,7 +464,7 @@ test_tool_call_streams (Fixture       *fixture,
     {
       LctlSseEvent *event = g_ptr_array_index (o->events, i);
       g_autoptr (JsonObject) chunk = NULL;
-      JsonArray *choices;
+      JsonArray  *choices;
       JsonObject *choice, *delta;
 
       if (g_str_equal (event->data, "[DONE]"))
@@ -491,8 +502,8 @@ test_tool_call_streams (Fixture       *fixture,
 }
 
 static void
-test_same_dialect_keeps_everything (Fixture       *fixture,
-                                    gconstpointer  data)
+test_same_dialect_keeps_everything (Fixture      *fixture,
+                                    gconstpointer data)
 {
   const char *body = "{\"model\":\"an-think\",\"max_tokens\":2048,\"stream\":true,"
                      "\"thinking\":{\"type\":\"adaptive\"},\"output_config\":{\"effort\":\"high\"},"
@@ -503,7 +514,7 @@ test_same_dialect_keeps_everything (Fixture       *fixture,
   g_autofree char *signature = anthropic_stream_text (response, "signature_delta", "signature");
   g_autofree char *thinking = anthropic_stream_text (response, "thinking_delta", "thinking");
   LctlMockRequest *upstream = last_upstream_request (fixture);
-  JsonObject *sent = json_node_get_object (upstream->body);
+  JsonObject      *sent = json_node_get_object (upstream->body);
 
   g_assert_cmpuint (response->status, ==, 200);
   g_assert_cmpstr (signature, ==, "sig-123");
@@ -520,8 +531,8 @@ test_same_dialect_keeps_everything (Fixture       *fixture,
 }
 
 static void
-test_errors_keep_meaning (Fixture       *fixture,
-                          gconstpointer  data)
+test_errors_keep_meaning (Fixture      *fixture,
+                          gconstpointer data)
 {
   g_autofree char *anthropic = anthropic_body ("oa-429", FALSE);
   g_autofree char *openai = openai_body ("an-529", FALSE);
@@ -562,16 +573,16 @@ attempts_in_signal (Fixture *fixture)
 /* The seed's idea: the primary is rate-limited, the next two are down, the
  * third serves, and the client never knows. */
 static void
-test_fallback_chain (Fixture       *fixture,
-                     gconstpointer  data)
+test_fallback_chain (Fixture      *fixture,
+                     gconstpointer data)
 {
   for (unsigned pass = 0; pass < 2; pass++)
     {
-      gboolean anthropic = pass == 0;
+      gboolean         anthropic = pass == 0;
       g_autofree char *body = anthropic ? anthropic_body ("oa-429", TRUE) : openai_body ("oa-429", TRUE);
       g_autoptr (Response) response = post (fixture, anthropic ? "/v1/messages" : "/v1/chat/completions", body, FALSE);
       const char *route = soup_message_headers_get_one (response->headers, "x-litellmctl-route");
-      GVariant *signal;
+      GVariant   *signal;
       const char *served = NULL;
 
       g_assert_cmpuint (response->status, ==, 200);
@@ -602,14 +613,14 @@ test_fallback_chain (Fixture       *fixture,
 }
 
 static void
-test_retry_after_capped (Fixture       *fixture,
-                         gconstpointer  data)
+test_retry_after_capped (Fixture      *fixture,
+                         gconstpointer data)
 {
-  g_autofree char *body = openai_body ("an-429-absurd", FALSE);
-  LctlConfig *config = lctl_server_get_config (fixture->server);
+  g_autofree char      *body = openai_body ("an-429-absurd", FALSE);
+  LctlConfig           *config = lctl_server_get_config (fixture->server);
   const LctlDeployment *deployment = lctl_config_find_deployment (config, "an-429-absurd");
-  LctlDeploymentStatus status;
-  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  LctlDeploymentStatus  status;
+  gint64                now = g_get_real_time () / G_USEC_PER_SEC;
 
   for (unsigned i = 0; i < 2; i++)
     {
@@ -644,8 +655,8 @@ test_retry_after_capped (Fixture       *fixture,
 }
 
 static void
-test_reset_mid_stream (Fixture       *fixture,
-                       gconstpointer  data)
+test_reset_mid_stream (Fixture      *fixture,
+                       gconstpointer data)
 {
   g_autofree char *anthropic = anthropic_body ("oa-reset-mid", TRUE);
   g_autofree char *openai = openai_body ("an-reset-mid", TRUE);
@@ -674,8 +685,8 @@ test_reset_mid_stream (Fixture       *fixture,
 }
 
 static void
-test_reset_before_first_byte (Fixture       *fixture,
-                              gconstpointer  data)
+test_reset_before_first_byte (Fixture      *fixture,
+                              gconstpointer data)
 {
   g_autofree char *stream = anthropic_body ("oa-reset", TRUE);
   g_autofree char *plain = openai_body ("oa-reset", FALSE);
@@ -690,8 +701,8 @@ test_reset_before_first_byte (Fixture       *fixture,
 }
 
 static void
-test_hang_and_slow_first_token (Fixture       *fixture,
-                                gconstpointer  data)
+test_hang_and_slow_first_token (Fixture      *fixture,
+                                gconstpointer data)
 {
   g_autofree char *hang = anthropic_body ("oa-hang", TRUE);
   g_autofree char *slow = openai_body ("an-slow", TRUE);
@@ -708,8 +719,8 @@ test_hang_and_slow_first_token (Fixture       *fixture,
 }
 
 static void
-test_client_disconnect_cancels_upstream (Fixture       *fixture,
-                                         gconstpointer  data)
+test_client_disconnect_cancels_upstream (Fixture      *fixture,
+                                         gconstpointer data)
 {
   g_autofree char *body = anthropic_body ("oa-ok", TRUE);
   g_autoptr (Response) response = post (fixture, "/v1/messages", body, TRUE);
@@ -722,8 +733,8 @@ test_client_disconnect_cancels_upstream (Fixture       *fixture,
 }
 
 static void
-test_mock_response_and_count_tokens (Fixture       *fixture,
-                                     gconstpointer  data)
+test_mock_response_and_count_tokens (Fixture      *fixture,
+                                     gconstpointer data)
 {
   g_autoptr (Response) stream = post (fixture, "/v1/messages", "{\"model\":\"demo\",\"max_tokens\":10,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", FALSE);
   g_autoptr (Response) plain = post (fixture, "/v1/chat/completions", "{\"model\":\"demo\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", FALSE);
@@ -740,8 +751,8 @@ test_mock_response_and_count_tokens (Fixture       *fixture,
 }
 
 static void
-test_context_window_fallback (Fixture       *fixture,
-                              gconstpointer  data)
+test_context_window_fallback (Fixture      *fixture,
+                              gconstpointer data)
 {
   g_autofree char *body = anthropic_body ("oa-context", FALSE);
   g_autoptr (Response) response = post (fixture, "/v1/messages", body, FALSE);
@@ -753,20 +764,20 @@ test_context_window_fallback (Fixture       *fixture,
 }
 
 static const char fallbacks[] =
-  "  fallbacks:\n"
-  "    - oa-429: [oa-500, an-reset, an-ok]\n"
-  "    - oa-reset-mid: [oa-ok]\n"
-  "    - an-reset-mid: [oa-ok]\n"
-  "    - oa-reset: [an-ok]\n"
-  "    - oa-hang: [an-ok]\n"
-  "    - an-slow: [an-ok]\n"
-  "    - oa-context: [oa-500]\n"
-  "  context_window_fallbacks:\n"
-  "    - oa-context: [an-think]\n";
+    "  fallbacks:\n"
+    "    - oa-429: [oa-500, an-reset, an-ok]\n"
+    "    - oa-reset-mid: [oa-ok]\n"
+    "    - an-reset-mid: [oa-ok]\n"
+    "    - oa-reset: [an-ok]\n"
+    "    - oa-hang: [an-ok]\n"
+    "    - an-slow: [an-ok]\n"
+    "    - oa-context: [oa-500]\n"
+    "  context_window_fallbacks:\n"
+    "    - oa-context: [an-think]\n";
 
 static const char cooldown[] =
-  "  allowed_fails: 1\n"
-  "  max_cooldown_time: 1\n";
+    "  allowed_fails: 1\n"
+    "  max_cooldown_time: 1\n";
 
 int
 main (int   argc,

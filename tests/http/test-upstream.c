@@ -15,7 +15,7 @@ typedef struct
 {
   unsigned status;
   GString *body;
-  GError *error;
+  GError  *error;
   gboolean done;
 } CallResult;
 
@@ -212,7 +212,7 @@ test_first_byte_timeout (void)
   g_autofree char *url = g_strconcat (base, "/hang", NULL);
   g_autoptr (LctlUpstream) upstream = lctl_upstream_new ();
   LctlUpstreamTimeouts timeouts = { .first_byte = 0.2, .total = 5 };
-  gint64 start = g_get_monotonic_time ();
+  gint64               start = g_get_monotonic_time ();
   g_autoptr (CallResult) result = NULL;
 
   soup_server_add_handler (server, NULL, hello_handler, NULL, NULL);

@@ -84,8 +84,8 @@ load_seed (void)
 }
 
 static void
-assert_chain (LctlConfig *config,
-              const char *group,
+assert_chain (LctlConfig        *config,
+              const char        *group,
               const char *const *expected)
 {
   const LctlFallback *fallback = lctl_config_find_fallback (config->router.fallbacks, group);
@@ -99,10 +99,10 @@ static void
 test_seed (void)
 {
   g_autoptr (LctlConfig) config = NULL;
-  const LctlDeployment *deployment;
-  JsonObject *thinking;
-  JsonArray *input;
-  unsigned codex = 0;
+  const LctlDeployment    *deployment;
+  JsonObject              *thinking;
+  JsonArray               *input;
+  unsigned                 codex = 0;
   static const char *const opus_chain[] = {
     "kimi-code/kimi-for-coding", "dashscope/qwen3.5-plus", "minimax/MiniMax-M2.5-highspeed",
     "codex/gpt-5.3-codex", "zai/glm-5", NULL
@@ -241,7 +241,7 @@ test_seed_master_key_unset (void)
   warning = warning_with (config, "ZAI_API_KEY");
   g_assert_nonnull (strstr (warning, "seed-config.yaml:6:16: "));
   g_assert_nonnull (strstr (warning, "12 times"));
-  g_assert_null (((const LctlDeployment *)g_ptr_array_index (config->deployments, 0))->api_key);
+  g_assert_null (((const LctlDeployment *) g_ptr_array_index (config->deployments, 0))->api_key);
 }
 
 /* The seed's env.example as .env beside the seed config. */
@@ -281,11 +281,11 @@ test_seed_with_dotenv (void)
 static void
 test_templates_parse (void)
 {
-  const char *root = g_getenv ("LITELLMCTL_SOURCE_ROOT");
+  const char      *root = g_getenv ("LITELLMCTL_SOURCE_ROOT");
   g_autofree char *dir_path = g_build_filename (root, "templates", NULL);
   g_autoptr (GDir) dir = g_dir_open (dir_path, 0, NULL);
   const char *name;
-  unsigned count = 0;
+  unsigned    count = 0;
 
   g_assert_nonnull (dir);
   while ((name = g_dir_read_name (dir)) != NULL)
@@ -310,7 +310,7 @@ test_templates_parse (void)
 static void
 test_templates_default_config (void)
 {
-  const char *root = g_getenv ("LITELLMCTL_SOURCE_ROOT");
+  const char      *root = g_getenv ("LITELLMCTL_SOURCE_ROOT");
   g_autofree char *templates = g_build_filename (root, "templates", NULL);
   g_autofree char *path = NULL;
   g_autoptr (GError) error = NULL;
@@ -561,7 +561,7 @@ test_scalars (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonNode) root = lctl_config_parse_yaml (yaml, -1, "scalars.yaml", &error);
   JsonObject *object;
-  JsonArray *array;
+  JsonArray  *array;
 
   g_assert_no_error (error);
   object = json_node_get_object (root);
@@ -710,13 +710,13 @@ test_router_settings (void)
   g_autoptr (GPtrArray) group = lctl_config_get_group (config, "big");
   g_autoptr (GPtrArray) none = lctl_config_get_group (config, "nope");
   const LctlDeployment *first = g_ptr_array_index (group, 0);
-  const LctlFallback *fallback;
-  const char *warning;
+  const LctlFallback   *fallback;
+  const char           *warning;
 
   g_assert_cmpuint (group->len, ==, 2);
   g_assert_cmpuint (none->len, ==, 0);
   g_assert_true (first == lctl_config_find_deployment (config, "big"));
-  g_assert_cmpstr (((const LctlDeployment *)g_ptr_array_index (group, 1))->id, ==, "big#1");
+  g_assert_cmpstr (((const LctlDeployment *) g_ptr_array_index (group, 1))->id, ==, "big#1");
   g_assert_cmpint (first->weight, ==, 3);
   g_assert_cmpfloat (first->stream_timeout, ==, 20);
   g_assert_cmpstr (first->mock_response, ==, "hi");
@@ -794,7 +794,7 @@ test_environ (void)
 {
   g_autoptr (LctlConfig) config = NULL;
   const LctlDeployment *deployment;
-  const char *warning;
+  const char           *warning;
 
   g_setenv ("LCTL_TEST_KEY", "sk-very-secret", TRUE);
   g_setenv ("LCTL_TEST_PRESET", "from-shell", TRUE);
@@ -1017,10 +1017,10 @@ static void
 test_fuzz (void)
 {
   static const char junk[] = ":-[]{},&*!|>'\"#%@`? \t\n\r\\\xff\xc3";
-  g_autofree char *path = lctl_test_source_path ("fixtures", "seed-config.yaml", NULL);
-  g_autofree char *seed = NULL;
+  g_autofree char  *path = lctl_test_source_path ("fixtures", "seed-config.yaml", NULL);
+  g_autofree char  *seed = NULL;
   g_autoptr (GRand) rand = g_rand_new_with_seed (20261128);
-  gsize seed_length = 0;
+  gsize    seed_length = 0;
   unsigned loaded = 0;
   unsigned failed = 0;
 
@@ -1042,26 +1042,26 @@ test_fuzz (void)
 
           switch (g_rand_int_range (rand, 0, 5))
             {
-              case 0: /* truncate */
-                g_string_truncate (data, at);
-                break;
-              case 1: /* overwrite a byte */
-                data->str[at] = junk[g_rand_int_range (rand, 0, sizeof junk - 1)];
-                break;
-              case 2: /* delete a run */
-                g_string_erase (data, at, MIN (data->len - at, run_length));
-                break;
-              case 3: /* insert a byte */
-                g_string_insert_c (data, at, junk[g_rand_int_range (rand, 0, sizeof junk - 1)]);
-                break;
-              default: /* duplicate a run elsewhere */
-                {
-                  unsigned length = MIN (data->len - at, run_length);
-                  g_autofree char *run = g_strndup (data->str + at, length);
+            case 0: /* truncate */
+              g_string_truncate (data, at);
+              break;
+            case 1: /* overwrite a byte */
+              data->str[at] = junk[g_rand_int_range (rand, 0, sizeof junk - 1)];
+              break;
+            case 2: /* delete a run */
+              g_string_erase (data, at, MIN (data->len - at, run_length));
+              break;
+            case 3: /* insert a byte */
+              g_string_insert_c (data, at, junk[g_rand_int_range (rand, 0, sizeof junk - 1)]);
+              break;
+            default: /* duplicate a run elsewhere */
+              {
+                unsigned         length = MIN (data->len - at, run_length);
+                g_autofree char *run = g_strndup (data->str + at, length);
 
-                  g_string_insert_len (data, g_rand_int_range (rand, 0, data->len), run, length);
-                  break;
-                }
+                g_string_insert_len (data, g_rand_int_range (rand, 0, data->len), run, length);
+                break;
+              }
             }
         }
 
@@ -1086,7 +1086,7 @@ test_fuzz (void)
 }
 
 int
-main (int argc,
+main (int   argc,
       char *argv[])
 {
   tmpdir = lctl_test_init (&argc, &argv);

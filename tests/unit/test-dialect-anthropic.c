@@ -12,7 +12,7 @@
 static LctlIrRequest *
 parse_fixture_request (const char *name)
 {
-  gsize length = 0;
+  gsize            length = 0;
   g_autofree char *text = fixture_text (name, &length);
   g_autoptr (GError) error = NULL;
   LctlIrRequest *request = lctl_dialect_parse_request (LCTL_DIALECT_ANTHROPIC, text, length, &error);
@@ -27,7 +27,7 @@ test_parse_claude_code (void)
 {
   g_autoptr (LctlIrRequest) request = parse_fixture_request ("anthropic-request-claude-code.json");
   LctlIrMessage *message;
-  LctlIrPart *part;
+  LctlIrPart    *part;
 
   g_assert_cmpstr (request->model, ==, "claude-opus-4-8");
   g_assert_cmpint (request->max_tokens, ==, 64000);
@@ -37,8 +37,8 @@ test_parse_claude_code (void)
 
   /* System: three blocks, cache_control kept on the two that had it. */
   g_assert_cmpuint (request->system->len, ==, 3);
-  g_assert_null (((LctlIrPart *)request->system->pdata[0])->cache_control);
-  g_assert_nonnull (((LctlIrPart *)request->system->pdata[1])->cache_control);
+  g_assert_null (((LctlIrPart *) request->system->pdata[0])->cache_control);
+  g_assert_nonnull (((LctlIrPart *) request->system->pdata[1])->cache_control);
 
   g_assert_cmpuint (request->messages->len, ==, 4);
   message = request->messages->pdata[1];
@@ -102,7 +102,7 @@ test_same_dialect_build (void)
 static void
 test_passthrough (void)
 {
-  gsize length = 0;
+  gsize            length = 0;
   g_autofree char *text = fixture_text ("anthropic-request-claude-code.json", &length);
   g_autoptr (JsonObject) params = json_object_new ();
   g_autoptr (JsonNode) original = parse_json (text);
@@ -139,7 +139,7 @@ test_parse_tools_and_images (void)
   g_autoptr (LctlIrRequest) request = parse_fixture_request ("anthropic-request-tools.json");
   g_autoptr (LctlIrRequest) images = parse_fixture_request ("anthropic-request-images.json");
   LctlIrMessage *message;
-  LctlIrPart *part;
+  LctlIrPart    *part;
 
   g_assert_cmpint (request->tool_choice.mode, ==, LCTL_IR_TOOL_CHOICE_ANY);
   g_assert_cmpint (request->tool_choice.parallel, ==, 0);
@@ -214,7 +214,7 @@ test_response_round_trip (void)
 
   for (unsigned i = 0; i < G_N_ELEMENTS (fixtures); i++)
     {
-      gsize length = 0;
+      gsize            length = 0;
       g_autofree char *text = fixture_text (fixtures[i], &length);
       g_autoptr (GError) error = NULL;
       g_autoptr (LctlIrResponse) response = lctl_dialect_parse_response (LCTL_DIALECT_ANTHROPIC, text, length, &error);
@@ -238,7 +238,7 @@ test_response_round_trip (void)
 static void
 test_response_usage (void)
 {
-  gsize length = 0;
+  gsize            length = 0;
   g_autofree char *text = fixture_text ("anthropic-response-text.json", &length);
   g_autoptr (LctlIrResponse) response = lctl_dialect_parse_response (LCTL_DIALECT_ANTHROPIC, text, length, NULL);
 
@@ -254,7 +254,7 @@ test_stop_reasons (void)
 {
   static const struct
   {
-    const char *wire;
+    const char      *wire;
     LctlIrStopReason ir;
   } cases[] = {
     { "end_turn", LCTL_IR_STOP_END_TURN },
@@ -292,10 +292,10 @@ test_errors (void)
 {
   static const struct
   {
-    const char *fixture;
-    unsigned status;
+    const char     *fixture;
+    unsigned        status;
     LctlIrErrorType type;
-    const char *wire_type;
+    const char     *wire_type;
   } cases[] = {
     { "anthropic-error-overloaded.json", 529, LCTL_IR_ERROR_OVERLOADED, "overloaded_error" },
     { "anthropic-error-rate-limit.json", 429, LCTL_IR_ERROR_RATE_LIMIT, "rate_limit_error" },
@@ -304,7 +304,7 @@ test_errors (void)
 
   for (unsigned i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      gsize length = 0;
+      gsize            length = 0;
       g_autofree char *text = fixture_text (cases[i].fixture, &length);
       g_autoptr (LctlIrError) error = lctl_dialect_parse_error (LCTL_DIALECT_ANTHROPIC, cases[i].status, text, length, "3");
       g_autoptr (JsonNode) body = NULL;
@@ -355,11 +355,11 @@ test_errors (void)
 /* Checks a client-side Anthropic stream the way Claude Code reads it. */
 static void
 assert_wellformed_anthropic_stream (const char *text,
-                                    gsize length)
+                                    gsize       length)
 {
   g_autoptr (GPtrArray) events = sse_parse_all (text, length);
-  int open = -1;
-  int next = 0;
+  int      open = -1;
+  int      next = 0;
   gboolean started = FALSE, delta_seen = FALSE, stopped = FALSE;
 
   g_assert_cmpuint (events->len, >, 0);
@@ -414,7 +414,7 @@ assert_wellformed_anthropic_stream (const char *text,
 static void
 test_stream_decode (void)
 {
-  gsize length = 0;
+  gsize            length = 0;
   g_autofree char *text = fixture_text ("anthropic-stream-tool.sse", &length);
   g_autoptr (GPtrArray) events = decode_stream (LCTL_DIALECT_ANTHROPIC, text, length);
   g_autoptr (LctlIrResponse) response = lctl_ir_response_new ();
@@ -445,7 +445,7 @@ static void
 test_stream_reencode (void)
 {
   /* Anthropic upstream → Anthropic client: same blocks, same signature. */
-  gsize length = 0;
+  gsize            length = 0;
   g_autofree char *text = fixture_text ("anthropic-stream-tool.sse", &length);
   g_autoptr (GPtrArray) events = decode_stream (LCTL_DIALECT_ANTHROPIC, text, length);
   g_autoptr (GString) out = encode_stream (LCTL_DIALECT_ANTHROPIC, events, FALSE);
@@ -459,7 +459,7 @@ test_stream_reencode (void)
   assert_wellformed_anthropic_stream (out->str, out->len);
   g_assert_nonnull (strstr (out->str, "\"signature\":\"EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds+/==\""));
   sse = sse_parse_all (out->str, out->len);
-  g_assert_cmpstr (((LctlSseEvent *)sse->pdata[2])->event, ==, "ping");
+  g_assert_cmpstr (((LctlSseEvent *) sse->pdata[2])->event, ==, "ping");
 
   again = decode_stream (LCTL_DIALECT_ANTHROPIC, out->str, out->len);
   for (unsigned i = 0; i < events->len; i++)
@@ -474,10 +474,10 @@ test_stream_reencode (void)
 static void
 test_stream_truncated (void)
 {
-  gsize length = 0;
+  gsize            length = 0;
   g_autofree char *text = fixture_text ("anthropic-stream-tool.sse", &length);
-  gsize cut = strstr (text, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":2") - text;
-  gsize after_delta = strstr (text, "event: message_stop") - text;
+  gsize            cut = strstr (text, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":2") - text;
+  gsize            after_delta = strstr (text, "event: message_stop") - text;
 
   {
     /* Cut mid-answer: the client must hear an error. */
@@ -534,7 +534,7 @@ test_encoder_ping_and_error (void)
 }
 
 int
-main (int argc,
+main (int   argc,
       char *argv[])
 {
   lctl_test_init (&argc, &argv);

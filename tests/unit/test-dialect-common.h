@@ -15,7 +15,7 @@
 /* Not inlined: GCC 12 then mistakes the result for a dangling local. */
 G_GNUC_NO_INLINE static char *
 fixture_text (const char *name,
-              gsize *length)
+              gsize      *length)
 {
   g_autofree char *path = lctl_test_source_path ("fixtures", "dialects", name, NULL);
   g_autoptr (GError) error = NULL;
@@ -39,7 +39,7 @@ parse_json (const char *text)
 
 /* The single node at a JSONPath, or NULL when nothing matches. */
 static inline JsonNode *
-path_node (JsonNode *root,
+path_node (JsonNode   *root,
            const char *path)
 {
   g_autoptr (JsonNode) result = NULL;
@@ -55,7 +55,7 @@ path_node (JsonNode *root,
 }
 
 static inline gboolean
-path_exists (JsonNode *root,
+path_exists (JsonNode   *root,
              const char *path)
 {
   g_autoptr (JsonNode) node = path_node (root, path);
@@ -64,7 +64,7 @@ path_exists (JsonNode *root,
 }
 
 static inline char *
-path_string (JsonNode *root,
+path_string (JsonNode   *root,
              const char *path)
 {
   g_autoptr (JsonNode) node = path_node (root, path);
@@ -75,7 +75,7 @@ path_string (JsonNode *root,
 }
 
 static inline gint64
-path_int (JsonNode *root,
+path_int (JsonNode   *root,
           const char *path)
 {
   g_autoptr (JsonNode) node = path_node (root, path);
@@ -85,7 +85,7 @@ path_int (JsonNode *root,
 }
 
 static inline unsigned
-path_length (JsonNode *root,
+path_length (JsonNode   *root,
              const char *path)
 {
   g_autoptr (JsonNode) node = path_node (root, path);
@@ -119,7 +119,7 @@ node_to_string (JsonNode *node)
 /* Parses client SSE bytes back into events (what a client sees). */
 static inline GPtrArray *
 sse_parse_all (const char *text,
-               gsize length)
+               gsize       length)
 {
   g_autoptr (LctlSseParser) parser = lctl_sse_parser_new ();
   GPtrArray *events = lctl_sse_event_array_new ();
@@ -133,7 +133,7 @@ sse_parse_all (const char *text,
 static inline GPtrArray *
 decode_stream (LctlDialect dialect,
                const char *text,
-               gsize length)
+               gsize       length)
 {
   g_autoptr (LctlStreamDecoder) decoder = lctl_stream_decoder_new (dialect);
   g_autoptr (GError) error = NULL;
@@ -148,8 +148,8 @@ decode_stream (LctlDialect dialect,
 /* Encodes IR events into client bytes. */
 static inline GString *
 encode_stream (LctlDialect dialect,
-               GPtrArray *events,
-               gboolean include_usage)
+               GPtrArray  *events,
+               gboolean    include_usage)
 {
   g_autoptr (LctlStreamEncoder) encoder = lctl_stream_encoder_new (dialect, NULL, include_usage);
   GString *out = g_string_new (NULL);

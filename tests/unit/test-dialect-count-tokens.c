@@ -13,7 +13,7 @@
 static const struct
 {
   const char *fixture;
-  gint64 real;
+  gint64      real;
 } documented[] = {
   { "count-tokens-basic.json", 14 },
   { "count-tokens-tools.json", 403 },
@@ -22,7 +22,7 @@ static const struct
 static gint64
 estimate_fixture (const char *name)
 {
-  gsize length = 0;
+  gsize            length = 0;
   g_autofree char *text = fixture_text (name, &length);
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlIrRequest) request = lctl_dialect_parse_request (LCTL_DIALECT_ANTHROPIC, text, length, &error);
@@ -37,7 +37,7 @@ test_documented_examples (void)
   for (unsigned i = 0; i < G_N_ELEMENTS (documented); i++)
     {
       gint64 estimate = estimate_fixture (documented[i].fixture);
-      double relative = (double)(estimate - documented[i].real) / documented[i].real;
+      double relative = (double) (estimate - documented[i].real) / documented[i].real;
 
       g_test_message ("%s: real %" G_GINT64_FORMAT ", estimated %" G_GINT64_FORMAT " (%+.1f %%)",
                       documented[i].fixture, documented[i].real, estimate, relative * 100);
@@ -49,12 +49,12 @@ static void
 test_previous_thinking_ignored (void)
 {
   /* The API ignores thinking of earlier assistant turns; so do we. */
-  gsize length = 0;
+  gsize            length = 0;
   g_autofree char *text = fixture_text ("count-tokens-thinking.json", &length);
   g_autoptr (LctlIrRequest) request = lctl_dialect_parse_request (LCTL_DIALECT_ANTHROPIC, text, length, NULL);
-  gint64 with_thinking = lctl_count_tokens_request (request);
+  gint64         with_thinking = lctl_count_tokens_request (request);
   LctlIrMessage *assistant = request->messages->pdata[1];
-  gint64 without;
+  gint64         without;
 
   g_ptr_array_remove_index (assistant->parts, 0);
   without = lctl_count_tokens_request (request);
@@ -83,7 +83,7 @@ test_text (void)
     g_string_append (long_prose, prose);
   estimate = lctl_count_tokens_text (long_prose->str);
   /* English prose: ~4 characters per token. */
-  ratio = (double)long_prose->len / estimate;
+  ratio = (double) long_prose->len / estimate;
   g_assert_cmpfloat (ratio, >=, 3.4);
   g_assert_cmpfloat (ratio, <=, 4.6);
 }
@@ -120,7 +120,7 @@ test_claude_code_prompt (void)
 }
 
 int
-main (int argc,
+main (int   argc,
       char *argv[])
 {
   lctl_test_init (&argc, &argv);

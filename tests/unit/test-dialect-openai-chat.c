@@ -12,7 +12,7 @@
 static LctlIrRequest *
 parse_fixture_request (const char *name)
 {
-  gsize length = 0;
+  gsize            length = 0;
   g_autofree char *text = fixture_text (name, &length);
   g_autoptr (GError) error = NULL;
   LctlIrRequest *request = lctl_dialect_parse_request (LCTL_DIALECT_OPENAI_CHAT, text, length, &error);
@@ -27,7 +27,7 @@ test_parse_qwen (void)
 {
   g_autoptr (LctlIrRequest) request = parse_fixture_request ("openai-request-qwen.json");
   LctlIrMessage *message;
-  LctlIrPart *part;
+  LctlIrPart    *part;
 
   g_assert_cmpstr (request->model, ==, "qwen3-coder-plus");
   g_assert_cmpint (request->max_tokens, ==, 8000);
@@ -73,7 +73,7 @@ test_parse_qwen (void)
     g_assert_cmpstr (text, ==, "Ok: 12 Fail: 0");
   }
 
-  g_assert_cmpint (((LctlIrTool *)request->tools->pdata[1])->strict, ==, 1);
+  g_assert_cmpint (((LctlIrTool *) request->tools->pdata[1])->strict, ==, 1);
 }
 
 static void
@@ -108,7 +108,7 @@ test_images_and_format (void)
 {
   g_autoptr (LctlIrRequest) request = parse_fixture_request ("openai-request-images.json");
   LctlIrMessage *message = request->messages->pdata[0];
-  LctlIrPart *part;
+  LctlIrPart    *part;
   g_autoptr (JsonNode) body = NULL;
 
   /* developer → system prompt. */
@@ -166,7 +166,7 @@ test_parse_errors (void)
 static void
 test_responses (void)
 {
-  gsize length = 0;
+  gsize            length = 0;
   g_autofree char *text = fixture_text ("openai-response-tools.json", &length);
   g_autofree char *reasoning_text = fixture_text ("openai-response-reasoning.json", NULL);
   g_autoptr (LctlIrResponse) response = lctl_dialect_parse_response (LCTL_DIALECT_OPENAI_CHAT, text, length, NULL);
@@ -205,7 +205,7 @@ test_stop_reasons (void)
 {
   static const struct
   {
-    const char *wire;
+    const char      *wire;
     LctlIrStopReason ir;
   } cases[] = {
     { "stop", LCTL_IR_STOP_END_TURN },
@@ -238,11 +238,11 @@ test_errors (void)
 {
   static const struct
   {
-    const char *fixture;
-    unsigned status;
+    const char     *fixture;
+    unsigned        status;
     LctlIrErrorType type;
-    const char *wire_type;
-    const char *code;
+    const char     *wire_type;
+    const char     *code;
   } cases[] = {
     { "openai-error-context.json", 400, LCTL_IR_ERROR_CONTEXT_WINDOW_EXCEEDED, "invalid_request_error", "context_length_exceeded" },
     { "openai-error-rate-limit.json", 429, LCTL_IR_ERROR_RATE_LIMIT, "rate_limit_error", "rate_limit_exceeded" },
@@ -251,7 +251,7 @@ test_errors (void)
 
   for (unsigned i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      gsize length = 0;
+      gsize            length = 0;
       g_autofree char *text = fixture_text (cases[i].fixture, &length);
       g_autoptr (LctlIrError) error = lctl_dialect_parse_error (LCTL_DIALECT_OPENAI_CHAT, cases[i].status, text, length, "20");
       g_autoptr (JsonNode) body = NULL;
@@ -292,12 +292,12 @@ test_errors (void)
 /* Checks a client-side chat stream the way the OpenAI SDK reads it. */
 static void
 assert_wellformed_openai_stream (const char *text,
-                                 gsize length,
-                                 gboolean expect_usage)
+                                 gsize       length,
+                                 gboolean    expect_usage)
 {
   g_autoptr (GPtrArray) events = sse_parse_all (text, length);
   g_autoptr (GHashTable) tool_seen = g_hash_table_new (NULL, NULL);
-  gboolean finished = FALSE, usage = FALSE;
+  gboolean      finished = FALSE, usage = FALSE;
   LctlSseEvent *last;
 
   g_assert_cmpuint (events->len, >=, 3);
@@ -354,7 +354,7 @@ assert_wellformed_openai_stream (const char *text,
 static void
 test_stream_decode_reencode (void)
 {
-  gsize length = 0;
+  gsize            length = 0;
   g_autofree char *text = fixture_text ("openai-stream-tools.sse", &length);
   g_autoptr (GPtrArray) events = decode_stream (LCTL_DIALECT_OPENAI_CHAT, text, length);
   g_autoptr (LctlIrResponse) response = lctl_ir_response_new ();
@@ -415,9 +415,9 @@ test_stream_without_done (void)
   g_autoptr (GPtrArray) a = decode_stream (LCTL_DIALECT_OPENAI_CHAT, complete, strlen (complete));
   g_autoptr (GPtrArray) b = decode_stream (LCTL_DIALECT_OPENAI_CHAT, cut, strlen (cut));
 
-  g_assert_cmpint (((LctlIrEvent *)a->pdata[a->len - 1])->type, ==, LCTL_IR_EVENT_MESSAGE_STOP);
-  g_assert_cmpint (((LctlIrEvent *)a->pdata[a->len - 1])->stop_reason, ==, LCTL_IR_STOP_END_TURN);
-  g_assert_cmpint (((LctlIrEvent *)b->pdata[b->len - 1])->type, ==, LCTL_IR_EVENT_ERROR);
+  g_assert_cmpint (((LctlIrEvent *) a->pdata[a->len - 1])->type, ==, LCTL_IR_EVENT_MESSAGE_STOP);
+  g_assert_cmpint (((LctlIrEvent *) a->pdata[a->len - 1])->stop_reason, ==, LCTL_IR_STOP_END_TURN);
+  g_assert_cmpint (((LctlIrEvent *) b->pdata[b->len - 1])->type, ==, LCTL_IR_EVENT_ERROR);
 }
 
 static void
@@ -462,13 +462,13 @@ test_stream_tool_index_quirks (void)
   for (unsigned i = 0; i < b->len; i++)
     lctl_ir_response_add_event (rb, b->pdata[i]);
   g_assert_cmpuint (ra->parts->len, ==, 2);
-  g_assert_cmpstr (((LctlIrPart *)ra->parts->pdata[0])->arguments, ==, "{\"x\":1}");
-  g_assert_cmpstr (((LctlIrPart *)ra->parts->pdata[1])->name, ==, "g");
-  g_assert_cmpstr (((LctlIrPart *)ra->parts->pdata[1])->arguments, ==, "{\"y\":2}");
+  g_assert_cmpstr (((LctlIrPart *) ra->parts->pdata[0])->arguments, ==, "{\"x\":1}");
+  g_assert_cmpstr (((LctlIrPart *) ra->parts->pdata[1])->name, ==, "g");
+  g_assert_cmpstr (((LctlIrPart *) ra->parts->pdata[1])->arguments, ==, "{\"y\":2}");
   /* "stop" after tool calls is reported as a tool turn. */
   g_assert_cmpint (ra->stop_reason, ==, LCTL_IR_STOP_TOOL_USE);
   g_assert_cmpuint (rb->parts->len, ==, 1);
-  g_assert_cmpstr (((LctlIrPart *)rb->parts->pdata[0])->arguments, ==, "{\"x\":1}");
+  g_assert_cmpstr (((LctlIrPart *) rb->parts->pdata[0])->arguments, ==, "{\"x\":1}");
 }
 
 static void
@@ -508,13 +508,13 @@ test_feed_event_literal (void)
   g_assert_true (lctl_stream_decoder_feed_event (decoder, NULL, " [DONE] ", events, &error));
   g_assert_no_error (error);
   g_assert_true (lctl_stream_decoder_is_done (decoder));
-  g_assert_cmpint (((LctlIrEvent *)events->pdata[events->len - 1])->stop_reason, ==, LCTL_IR_STOP_MAX_TOKENS);
+  g_assert_cmpint (((LctlIrEvent *) events->pdata[events->len - 1])->stop_reason, ==, LCTL_IR_STOP_MAX_TOKENS);
   /* Anything after the end is ignored. */
   g_assert_true (lctl_stream_decoder_feed_event (decoder, NULL, "not json", events, NULL));
 }
 
 int
-main (int argc,
+main (int   argc,
       char *argv[])
 {
   lctl_test_init (&argc, &argv);

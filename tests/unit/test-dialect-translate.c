@@ -13,7 +13,7 @@ static LctlIrRequest *
 parse_request (LctlDialect dialect,
                const char *fixture)
 {
-  gsize length = 0;
+  gsize            length = 0;
   g_autofree char *text = fixture_text (fixture, &length);
   g_autoptr (GError) error = NULL;
   LctlIrRequest *request = lctl_dialect_parse_request (dialect, text, length, &error);
@@ -23,9 +23,9 @@ parse_request (LctlDialect dialect,
 }
 
 static JsonNode *
-build (LctlDialect dialect,
+build (LctlDialect          dialect,
        const LctlIrRequest *request,
-       GPtrArray *dropped)
+       GPtrArray           *dropped)
 {
   LctlBuildOptions options = { .dropped = dropped };
   g_autoptr (GError) error = NULL;
@@ -36,7 +36,7 @@ build (LctlDialect dialect,
 }
 
 static gboolean
-dropped_has (GPtrArray *dropped,
+dropped_has (GPtrArray  *dropped,
              const char *name)
 {
   for (unsigned i = 0; i < dropped->len; i++)
@@ -113,7 +113,7 @@ test_claude_code_to_openai (void)
 static char *
 anthropic_meaning (JsonNode *body)
 {
-  GString *out = g_string_new (NULL);
+  GString   *out = g_string_new (NULL);
   JsonArray *messages = json_object_get_array_member (json_node_get_object (body), "messages");
   g_autoptr (JsonNode) tools = path_node (body, "$.tools");
   g_autoptr (JsonNode) choice = path_node (body, "$.tool_choice");
@@ -122,7 +122,7 @@ anthropic_meaning (JsonNode *body)
   for (unsigned i = 0; i < json_array_get_length (messages); i++)
     {
       JsonObject *message = json_array_get_object_element (messages, i);
-      JsonArray *content = json_object_get_array_member (message, "content");
+      JsonArray  *content = json_object_get_array_member (message, "content");
 
       g_string_append_printf (out, "[%s]", json_object_get_string_member (message, "role"));
       for (unsigned j = 0; j < json_array_get_length (content); j++)
@@ -141,7 +141,7 @@ anthropic_meaning (JsonNode *body)
             }
           else if (g_str_equal (type, "tool_result"))
             {
-              JsonNode *result = json_object_get_member (block, "content");
+              JsonNode        *result = json_object_get_member (block, "content");
               g_autofree char *result_text = NULL;
 
               if (JSON_NODE_HOLDS_ARRAY (result))
@@ -161,7 +161,7 @@ anthropic_meaning (JsonNode *body)
 
       for (unsigned i = 0; i < json_array_get_length (array); i++)
         {
-          JsonObject *tool = json_array_get_object_element (array, i);
+          JsonObject      *tool = json_array_get_object_element (array, i);
           g_autofree char *schema = json_to_string (json_object_get_member (tool, "input_schema"), FALSE);
 
           g_string_append_printf (out, "tool %s: %s: %s\n", json_object_get_string_member (tool, "name"),
@@ -298,7 +298,7 @@ test_response_format_fallback (void)
   LctlBuildOptions options = { .no_json_schema = TRUE };
   g_autoptr (JsonNode) body = lctl_dialect_build_request (LCTL_DIALECT_ANTHROPIC, request, NULL, &options, NULL);
   g_autofree char *instruction = path_string (body, "$.system[1].text");
-  const char *json_object = "{\"model\":\"m\",\"response_format\":{\"type\":\"json_object\"},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+  const char      *json_object = "{\"model\":\"m\",\"response_format\":{\"type\":\"json_object\"},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
   g_autoptr (LctlIrRequest) plain = lctl_dialect_parse_request (LCTL_DIALECT_OPENAI_CHAT, json_object, -1, NULL);
   g_autoptr (JsonNode) plain_body = build (LCTL_DIALECT_ANTHROPIC, plain, NULL);
   g_autofree char *plain_instruction = path_string (plain_body, "$.system[0].text");
@@ -347,7 +347,7 @@ test_thinking_budget_to_effort (void)
 {
   static const struct
   {
-    gint64 budget;
+    gint64      budget;
     const char *effort;
   } cases[] = {
     { 1024, "low" },
@@ -382,7 +382,7 @@ static void
 test_stream_openai_to_anthropic (void)
 {
   /* The OpenAI SDK's stream shape, decoded and re-encoded for Claude Code. */
-  gsize length = 0;
+  gsize            length = 0;
   g_autofree char *text = fixture_text ("openai-stream-tools.sse", &length);
   g_autoptr (GPtrArray) events = decode_stream (LCTL_DIALECT_OPENAI_CHAT, text, length);
   g_autoptr (GString) out = encode_stream (LCTL_DIALECT_ANTHROPIC, events, FALSE);
@@ -414,7 +414,7 @@ test_stream_openai_to_anthropic (void)
 
   g_assert_cmpuint (sse->len, ==, G_N_ELEMENTS (expected_types));
   for (unsigned i = 0; i < sse->len; i++)
-    g_assert_cmpstr (((LctlSseEvent *)sse->pdata[i])->event, ==, expected_types[i]);
+    g_assert_cmpstr (((LctlSseEvent *) sse->pdata[i])->event, ==, expected_types[i]);
 
   for (unsigned i = 0; i < decoded->len; i++)
     g_assert_true (lctl_ir_response_add_event (response, decoded->pdata[i]));
@@ -435,7 +435,7 @@ test_stream_openai_to_anthropic (void)
 static void
 test_stream_anthropic_to_openai (void)
 {
-  gsize length = 0;
+  gsize            length = 0;
   g_autofree char *text = fixture_text ("anthropic-stream-tool.sse", &length);
   g_autoptr (GPtrArray) events = decode_stream (LCTL_DIALECT_ANTHROPIC, text, length);
   g_autoptr (GString) out = encode_stream (LCTL_DIALECT_OPENAI_CHAT, events, TRUE);
@@ -445,9 +445,9 @@ test_stream_anthropic_to_openai (void)
   GString *arguments = g_string_new (NULL);
   GString *reasoning = g_string_new (NULL);
 
-  g_assert_cmpstr (((LctlSseEvent *)sse->pdata[sse->len - 1])->data, ==, "[DONE]");
-  usage_chunk = parse_json (((LctlSseEvent *)sse->pdata[sse->len - 2])->data);
-  finish_chunk = parse_json (((LctlSseEvent *)sse->pdata[sse->len - 3])->data);
+  g_assert_cmpstr (((LctlSseEvent *) sse->pdata[sse->len - 1])->data, ==, "[DONE]");
+  usage_chunk = parse_json (((LctlSseEvent *) sse->pdata[sse->len - 2])->data);
+  finish_chunk = parse_json (((LctlSseEvent *) sse->pdata[sse->len - 3])->data);
   assert_path_str (finish_chunk, "$.choices[0].finish_reason", "tool_calls");
   g_assert_cmpint (path_int (usage_chunk, "$.usage.prompt_tokens"), ==, 472 + 10 + 2000);
   g_assert_cmpint (path_int (usage_chunk, "$.usage.prompt_tokens_details.cached_tokens"), ==, 2000);
@@ -457,7 +457,7 @@ test_stream_anthropic_to_openai (void)
    * choices array. */
   for (unsigned i = 0; i + 2 < sse->len; i++)
     {
-      g_autoptr (JsonNode) chunk = parse_json (((LctlSseEvent *)sse->pdata[i])->data);
+      g_autoptr (JsonNode) chunk = parse_json (((LctlSseEvent *) sse->pdata[i])->data);
       g_autofree char *fragment = path_string (chunk, "$.choices[0].delta.tool_calls[0].function.arguments");
       g_autofree char *thought = path_string (chunk, "$.choices[0].delta.reasoning_content");
 
@@ -585,7 +585,7 @@ test_defaults (void)
 static void
 fuzz_request (LctlDialect dialect,
               const char *text,
-              gsize length)
+              gsize       length)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlIrRequest) request = lctl_dialect_parse_request (dialect, text, length, &error);
@@ -607,7 +607,7 @@ fuzz_request (LctlDialect dialect,
 static void
 fuzz_response (LctlDialect dialect,
                const char *text,
-               gsize length)
+               gsize       length)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlIrResponse) response = lctl_dialect_parse_response (dialect, text, length, &error);
@@ -631,7 +631,7 @@ fuzz_response (LctlDialect dialect,
 static void
 fuzz_stream (LctlDialect dialect,
              const char *text,
-             gsize length)
+             gsize       length)
 {
   g_autoptr (LctlStreamDecoder) decoder = lctl_stream_decoder_new (dialect);
   g_autoptr (GPtrArray) events = lctl_ir_event_array_new ();
@@ -651,17 +651,17 @@ fuzz_stream (LctlDialect dialect,
 
 typedef void (*FuzzFunc) (LctlDialect dialect,
                           const char *text,
-                          gsize length);
+                          gsize       length);
 
 static void
 fuzz_fixture (const char *name,
               LctlDialect dialect,
-              FuzzFunc func,
-              GRand *rand)
+              FuzzFunc    func,
+              GRand      *rand)
 {
-  gsize length = 0;
+  gsize            length = 0;
   g_autofree char *text = fixture_text (name, &length);
-  gsize step = MAX (1, length / 400);
+  gsize            step = MAX (1, length / 400);
 
   func (dialect, text, length);
   for (gsize cut = 0; cut < length; cut += step)
@@ -673,12 +673,12 @@ fuzz_fixture (const char *name,
   for (int round = 0; round < 300; round++)
     {
       g_autofree char *copy = g_strndup (text, length);
-      int mutations = g_rand_int_range (rand, 1, 4);
+      int              mutations = g_rand_int_range (rand, 1, 4);
 
       for (int m = 0; m < mutations; m++)
         {
           static const char replacements[] = "{}[]\",:0a \\n-1";
-          gsize at = g_rand_int_range (rand, 0, length);
+          gsize             at = g_rand_int_range (rand, 0, length);
 
           copy[at] = replacements[g_rand_int_range (rand, 0, sizeof replacements - 1)];
         }
@@ -719,40 +719,40 @@ random_node (GRand *rand)
 
   switch (g_rand_int_range (rand, 0, 7))
     {
-      case 0:
-        return json_node_new (JSON_NODE_NULL);
-      case 1:
-        node = json_node_new (JSON_NODE_VALUE);
-        json_node_set_int (node, g_rand_int_range (rand, -5, 5));
-        return node;
-      case 2:
-        node = json_node_new (JSON_NODE_VALUE);
-        json_node_set_string (node, "text");
-        return node;
-      case 3:
-        node = json_node_new (JSON_NODE_VALUE);
-        json_node_set_boolean (node, TRUE);
-        return node;
-      case 4:
-        node = json_node_new (JSON_NODE_ARRAY);
-        json_node_take_array (node, json_array_new ());
-        return node;
-      case 5:
-        node = json_node_new (JSON_NODE_VALUE);
-        json_node_set_double (node, 1e300);
-        return node;
-      default:
-        node = json_node_new (JSON_NODE_OBJECT);
-        json_node_take_object (node, json_object_new ());
-        return node;
+    case 0:
+      return json_node_new (JSON_NODE_NULL);
+    case 1:
+      node = json_node_new (JSON_NODE_VALUE);
+      json_node_set_int (node, g_rand_int_range (rand, -5, 5));
+      return node;
+    case 2:
+      node = json_node_new (JSON_NODE_VALUE);
+      json_node_set_string (node, "text");
+      return node;
+    case 3:
+      node = json_node_new (JSON_NODE_VALUE);
+      json_node_set_boolean (node, TRUE);
+      return node;
+    case 4:
+      node = json_node_new (JSON_NODE_ARRAY);
+      json_node_take_array (node, json_array_new ());
+      return node;
+    case 5:
+      node = json_node_new (JSON_NODE_VALUE);
+      json_node_set_double (node, 1e300);
+      return node;
+    default:
+      node = json_node_new (JSON_NODE_OBJECT);
+      json_node_take_object (node, json_object_new ());
+      return node;
     }
 }
 
 /* Replaces the @target-th node (depth-first) under @node. */
 static gboolean
 replace_nth (JsonNode *node,
-             int *target,
-             GRand *rand)
+             int      *target,
+             GRand    *rand)
 {
   if (JSON_NODE_HOLDS_OBJECT (node))
     {
@@ -795,7 +795,7 @@ replace_nth (JsonNode *node,
 
 static char *
 mutate_json (const char *text,
-             GRand *rand)
+             GRand      *rand)
 {
   g_autoptr (JsonNode) root = parse_json (text);
   int target = g_rand_int_range (rand, 0, 200);
@@ -807,8 +807,8 @@ mutate_json (const char *text,
 static void
 structural_fuzz (const char *name,
                  LctlDialect dialect,
-                 FuzzFunc func,
-                 GRand *rand)
+                 FuzzFunc    func,
+                 GRand      *rand)
 {
   g_autofree char *text = fixture_text (name, NULL);
 
@@ -823,9 +823,9 @@ structural_fuzz (const char *name,
 static void
 structural_fuzz_stream (const char *name,
                         LctlDialect dialect,
-                        GRand *rand)
+                        GRand      *rand)
 {
-  gsize length = 0;
+  gsize            length = 0;
   g_autofree char *text = fixture_text (name, &length);
   g_autoptr (GPtrArray) sse = sse_parse_all (text, length);
 
@@ -837,7 +837,7 @@ structural_fuzz_stream (const char *name,
 
       for (unsigned i = 0; i < sse->len; i++)
         {
-          LctlSseEvent *event = sse->pdata[i];
+          LctlSseEvent    *event = sse->pdata[i];
           g_autofree char *data = NULL;
 
           if (i == victim && g_str_has_prefix (event->data, "{"))
@@ -880,7 +880,7 @@ test_structural_fuzz (void)
 }
 
 int
-main (int argc,
+main (int   argc,
       char *argv[])
 {
   lctl_test_init (&argc, &argv);

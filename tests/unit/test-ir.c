@@ -38,7 +38,7 @@ test_apply_defaults (void)
 static LctlIrRequest *
 simple_request (gboolean stream)
 {
-  const char *body = "{\"model\":\"demo\",\"max_tokens\":50,\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}";
+  const char    *body = "{\"model\":\"demo\",\"max_tokens\":50,\"messages\":[{\"role\":\"user\",\"content\":\"Say hello\"}]}";
   LctlIrRequest *request = lctl_dialect_parse_request (LCTL_DIALECT_ANTHROPIC, body, -1, NULL);
 
   request->stream = stream;
@@ -94,8 +94,8 @@ test_mock_streaming (void)
     g_assert_true (lctl_ir_response_add_event (ra, back_a->pdata[i]));
   for (unsigned i = 0; i < back_o->len; i++)
     g_assert_true (lctl_ir_response_add_event (ro, back_o->pdata[i]));
-  g_assert_cmpstr (((LctlIrPart *)ra->parts->pdata[0])->text, ==, text);
-  g_assert_cmpstr (((LctlIrPart *)ro->parts->pdata[0])->text, ==, text);
+  g_assert_cmpstr (((LctlIrPart *) ra->parts->pdata[0])->text, ==, text);
+  g_assert_cmpstr (((LctlIrPart *) ro->parts->pdata[0])->text, ==, text);
   g_assert_cmpint (ra->stop_reason, ==, LCTL_IR_STOP_END_TURN);
   g_assert_cmpint (ra->usage.output_tokens, ==, response->usage.output_tokens);
   g_assert_cmpint (ro->usage.output_tokens, ==, response->usage.output_tokens);
@@ -106,7 +106,7 @@ static void
 test_events_round_trip (void)
 {
   /* response → events → response is the identity, for every part kind. */
-  gsize length = 0;
+  gsize            length = 0;
   g_autofree char *text = fixture_text ("anthropic-response-thinking.json", &length);
   g_autoptr (LctlIrResponse) response = lctl_dialect_parse_response (LCTL_DIALECT_ANTHROPIC, text, length, NULL);
   g_autoptr (GPtrArray) events = lctl_ir_response_to_events (response, 5);
@@ -180,7 +180,7 @@ test_unsupported_dialect (void)
 }
 
 int
-main (int argc,
+main (int   argc,
       char *argv[])
 {
   lctl_test_init (&argc, &argv);

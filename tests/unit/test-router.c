@@ -39,15 +39,15 @@ config_add (LctlConfig *config,
             const char *model_name,
             const char *model,
             const char *api_base,
-            int weight)
+            int         weight)
 {
   LctlDeployment *deployment = g_new0 (LctlDeployment, 1);
-  const char *slash = strchr (model, '/');
+  const char     *slash = strchr (model, '/');
 
   g_assert_nonnull (slash);
   deployment->model_name = g_strdup (model_name);
   deployment->model = g_strdup (model);
-  deployment->provider = g_strndup (model, (gsize)(slash - model));
+  deployment->provider = g_strndup (model, (gsize) (slash - model));
   deployment->upstream_model = g_strdup (slash + 1);
   deployment->api_base = g_strdup (api_base);
   deployment->weight = weight;
@@ -58,14 +58,14 @@ config_add (LctlConfig *config,
 }
 
 static void
-fallbacks_add (GPtrArray *fallbacks,
+fallbacks_add (GPtrArray  *fallbacks,
                const char *group,
                ...)
 {
   LctlFallback *fallback = g_new0 (LctlFallback, 1);
   GStrvBuilder *builder = g_strv_builder_new ();
-  va_list args;
-  const char *name;
+  va_list       args;
+  const char   *name;
 
   va_start (args, group);
   while ((name = va_arg (args, const char *)) != NULL)
@@ -160,8 +160,8 @@ typedef struct
 
 static void
 fake_clock_read (gpointer user_data,
-                 gint64 *monotonic_us,
-                 gint64 *real_us)
+                 gint64  *monotonic_us,
+                 gint64  *real_us)
 {
   FakeClock *clock = user_data;
 
@@ -171,9 +171,9 @@ fake_clock_read (gpointer user_data,
 
 static void
 fake_clock_advance (FakeClock *clock,
-                    double seconds)
+                    double     seconds)
 {
-  gint64 delta = (gint64)(seconds * G_USEC_PER_SEC);
+  gint64 delta = (gint64) (seconds * G_USEC_PER_SEC);
 
   clock->monotonic += delta;
   clock->real += delta;
@@ -184,9 +184,9 @@ fake_clock_advance (FakeClock *clock,
 
 typedef struct
 {
-  FakeClock clock;
+  FakeClock   clock;
   LctlRouter *router;
-  GPtrArray *events; /* "model|deployment|state|until-relative" */
+  GPtrArray  *events; /* "model|deployment|state|until-relative" */
 } Fixture;
 
 static void
@@ -194,8 +194,8 @@ on_state_changed (LctlRouter *router,
                   const char *model_name,
                   const char *deployment,
                   const char *state,
-                  gint64 until,
-                  gpointer user_data)
+                  gint64      until,
+                  gpointer    user_data)
 {
   Fixture *fixture = user_data;
 
@@ -205,7 +205,7 @@ on_state_changed (LctlRouter *router,
 }
 
 static void
-fixture_set_up (Fixture *fixture,
+fixture_set_up (Fixture      *fixture,
                 gconstpointer data)
 {
   fixture->clock.monotonic = G_GINT64_CONSTANT (1000) * G_USEC_PER_SEC;
@@ -218,7 +218,7 @@ fixture_set_up (Fixture *fixture,
 }
 
 static void
-fixture_tear_down (Fixture *fixture,
+fixture_tear_down (Fixture      *fixture,
                    gconstpointer data)
 {
   g_clear_object (&fixture->router);
@@ -229,9 +229,9 @@ fixture_tear_down (Fixture *fixture,
 
 typedef struct
 {
-  int status; /* 200 = success */
+  int                  status; /* 200 = success */
   LctlRouteFailureKind kind;
-  double retry_after;
+  double               retry_after;
 } Fault;
 
 static const Fault FAULT_OK = { 200, LCTL_ROUTE_FAILURE_NONE, 0 };
@@ -249,10 +249,10 @@ faults_new (void)
 }
 
 static void
-report (LctlRoutePlan *plan,
+report (LctlRoutePlan          *plan,
         const LctlRouteAttempt *attempt,
-        const Fault *fault,
-        double latency_ms)
+        const Fault            *fault,
+        double                  latency_ms)
 {
   LctlRouteOutcome outcome = { 0 };
 
@@ -271,14 +271,14 @@ report (LctlRoutePlan *plan,
  * lets each attempt take @latency_ms, answers from @faults (success for
  * groups not listed). Returns the route as "group:wait_ms ..." */
 static char *
-drive (Fixture *fixture,
+drive (Fixture       *fixture,
        LctlRoutePlan *plan,
-       GHashTable *faults,
-       double latency_ms)
+       GHashTable    *faults,
+       double         latency_ms)
 {
-  GString *trace = g_string_new (NULL);
+  GString         *trace = g_string_new (NULL);
   LctlRouteAttempt attempt;
-  unsigned guard = 0;
+  unsigned         guard = 0;
 
   while (lctl_route_plan_next (plan, &attempt))
     {
@@ -296,17 +296,17 @@ drive (Fixture *fixture,
 }
 
 static char *
-route (Fixture *fixture,
+route (Fixture    *fixture,
        LctlConfig *config,
        const char *model,
        GHashTable *faults,
-       double latency_ms,
-       char **served_group)
+       double      latency_ms,
+       char      **served_group)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlRoutePlan) plan = NULL;
   const LctlRouteAttemptRecord *served;
-  char *trace;
+  char                         *trace;
 
   plan = lctl_router_plan (fixture->router, config, model, NULL, &error);
   g_assert_no_error (error);
@@ -332,7 +332,7 @@ find_deployment (LctlConfig *config,
 }
 
 static LctlDeploymentStatus
-status_of (Fixture *fixture,
+status_of (Fixture    *fixture,
            LctlConfig *config,
            const char *model_name)
 {
@@ -347,22 +347,22 @@ status_of (Fixture *fixture,
  * fallbacks are down, the third serves. Seed settings: num_retries 2,
  * retry_after 5, allowed_fails 1. */
 static void
-test_chain_seed_sonnet (Fixture *fixture,
+test_chain_seed_sonnet (Fixture      *fixture,
                         gconstpointer data)
 {
   g_autoptr (TestConfig) config = seed_config_new ();
   g_autoptr (GHashTable) faults = faults_new ();
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlRoutePlan) plan = NULL;
-  g_autofree char *trace = NULL;
-  g_autofree char *header = NULL;
+  g_autofree char              *trace = NULL;
+  g_autofree char              *header = NULL;
   const LctlRouteAttemptRecord *served;
-  GPtrArray *attempts;
-  LctlRouteAttemptRecord *first;
+  GPtrArray                    *attempts;
+  LctlRouteAttemptRecord       *first;
 
-  g_hash_table_insert (faults, "claude-sonnet-4-5", (gpointer)&FAULT_429);
-  g_hash_table_insert (faults, "kimi-code/kimi-for-coding", (gpointer)&FAULT_DOWN);
-  g_hash_table_insert (faults, "qwen-cli/qwen3-coder-plus", (gpointer)&FAULT_DOWN);
+  g_hash_table_insert (faults, "claude-sonnet-4-5", (gpointer) &FAULT_429);
+  g_hash_table_insert (faults, "kimi-code/kimi-for-coding", (gpointer) &FAULT_DOWN);
+  g_hash_table_insert (faults, "qwen-cli/qwen3-coder-plus", (gpointer) &FAULT_DOWN);
 
   plan = lctl_router_plan (fixture->router, config, "claude-sonnet-4-5-20250929", NULL, &error);
   g_assert_no_error (error);
@@ -391,7 +391,7 @@ test_chain_seed_sonnet (Fixture *fixture,
   g_assert_cmpstr (first->upstream_model, ==, "claude-sonnet-4-5-20250929");
   g_assert_cmpint (first->status, ==, 429);
   g_assert_cmpstr (first->error, ==, "rate_limit");
-  g_assert_cmpint (((LctlRouteAttemptRecord *)g_ptr_array_index (attempts, 3))->status, ==, 0);
+  g_assert_cmpint (((LctlRouteAttemptRecord *) g_ptr_array_index (attempts, 3))->status, ==, 0);
 
   header = lctl_route_plan_format_attempts (plan);
   g_assert_true (g_str_has_prefix (header, "claude-sonnet-4-5#6=429, claude-sonnet-4-5#6=429, claude-sonnet-4-5#6=429, kimi-code/kimi-for-coding#0=conn"));
@@ -401,7 +401,7 @@ test_chain_seed_sonnet (Fixture *fixture,
     g_autoptr (GVariant) variant = g_variant_ref_sink (lctl_route_plan_attempts_to_variant (plan));
     g_autoptr (GVariant) last = g_variant_get_child_value (variant, 9);
     const char *deployment = NULL;
-    guint32 status = 0;
+    guint32     status = 0;
 
     g_assert_cmpuint (g_variant_n_children (variant), ==, 10);
     g_assert_true (g_variant_lookup (last, "deployment", "&s", &deployment));
@@ -415,7 +415,7 @@ test_chain_seed_sonnet (Fixture *fixture,
  * window: allowed_fails 1 lets the second failure cool the group down, and
  * the route moves on without the third attempt. */
 static void
-test_chain_seed_fast_failures (Fixture *fixture,
+test_chain_seed_fast_failures (Fixture      *fixture,
                                gconstpointer data)
 {
   g_autoptr (TestConfig) config = seed_config_new ();
@@ -423,9 +423,9 @@ test_chain_seed_fast_failures (Fixture *fixture,
   g_autofree char *trace = NULL;
   g_autofree char *served = NULL;
 
-  g_hash_table_insert (faults, "claude-sonnet-4-5", (gpointer)&FAULT_429);
-  g_hash_table_insert (faults, "kimi-code/kimi-for-coding", (gpointer)&FAULT_DOWN);
-  g_hash_table_insert (faults, "qwen-cli/qwen3-coder-plus", (gpointer)&FAULT_DOWN);
+  g_hash_table_insert (faults, "claude-sonnet-4-5", (gpointer) &FAULT_429);
+  g_hash_table_insert (faults, "kimi-code/kimi-for-coding", (gpointer) &FAULT_DOWN);
+  g_hash_table_insert (faults, "qwen-cli/qwen3-coder-plus", (gpointer) &FAULT_DOWN);
   config->router.cooldown_time = 60;
 
   trace = route (fixture, config, "claude-sonnet-4-5", faults, 0, &served);
@@ -463,15 +463,15 @@ two_group_config_new (int num_retries)
 }
 
 static void
-test_retries_count (Fixture *fixture,
+test_retries_count (Fixture      *fixture,
                     gconstpointer data)
 {
   g_autoptr (GHashTable) faults = faults_new ();
   struct
   {
-    int num_retries;
+    int          num_retries;
     const Fault *fault;
-    const char *trace;
+    const char  *trace;
   } cases[] = {
     { 2, &FAULT_500, "a:0 a:0 a:0 b:0" },
     { 2, &FAULT_429, "a:0 a:0 a:0 b:0" },
@@ -487,14 +487,14 @@ test_retries_count (Fixture *fixture,
       g_autoptr (TestConfig) config = two_group_config_new (cases[i].num_retries);
       g_autofree char *trace = NULL;
 
-      g_hash_table_insert (faults, "a", (gpointer)cases[i].fault);
+      g_hash_table_insert (faults, "a", (gpointer) cases[i].fault);
       trace = route (fixture, config, "a", faults, 10, NULL);
       g_assert_cmpstr (trace, ==, cases[i].trace);
     }
 }
 
 static void
-test_retries_wait (Fixture *fixture,
+test_retries_wait (Fixture      *fixture,
                    gconstpointer data)
 {
   g_autoptr (GHashTable) faults = faults_new ();
@@ -502,10 +502,10 @@ test_retries_wait (Fixture *fixture,
   Fault ra90 = { 429, LCTL_ROUTE_FAILURE_RATE_LIMIT, 90 };
   struct
   {
-    double retry_after;
-    double cooldown_time;
+    double       retry_after;
+    double       cooldown_time;
     const Fault *fault;
-    const char *trace;
+    const char  *trace;
   } cases[] = {
     /* retry_after is a floor */
     { 5, 5, &FAULT_500, "a:0 a:5000 b:0" },
@@ -526,7 +526,7 @@ test_retries_wait (Fixture *fixture,
       lctl_router_reset_cooldowns (fixture->router, NULL);
       config->router.retry_after = cases[i].retry_after;
       config->router.cooldown_time = cases[i].cooldown_time;
-      g_hash_table_insert (faults, "a", (gpointer)cases[i].fault);
+      g_hash_table_insert (faults, "a", (gpointer) cases[i].fault);
       trace = route (fixture, config, "a", faults, 10, NULL);
       g_assert_cmpstr (trace, ==, cases[i].trace);
     }
@@ -534,7 +534,7 @@ test_retries_wait (Fixture *fixture,
 
 /* No wait when another healthy deployment of the group is available. */
 static void
-test_retries_other_deployment (Fixture *fixture,
+test_retries_other_deployment (Fixture      *fixture,
                                gconstpointer data)
 {
   g_autoptr (TestConfig) config = config_new ();
@@ -568,7 +568,7 @@ test_retries_other_deployment (Fixture *fixture,
 }
 
 static LctlConfig *
-single_config_new (int allowed_fails,
+single_config_new (int    allowed_fails,
                    double cooldown_time)
 {
   LctlConfig *config = config_new ();
@@ -580,7 +580,7 @@ single_config_new (int allowed_fails,
 }
 
 static void
-test_cooldown_enter (Fixture *fixture,
+test_cooldown_enter (Fixture      *fixture,
                      gconstpointer data)
 {
   g_autoptr (TestConfig) config = single_config_new (2, 10);
@@ -590,7 +590,7 @@ test_cooldown_enter (Fixture *fixture,
   LctlRouteOutcome failure;
   LctlRouteAttempt attempt;
 
-  g_hash_table_insert (faults, "a", (gpointer)&FAULT_500);
+  g_hash_table_insert (faults, "a", (gpointer) &FAULT_500);
   for (unsigned i = 0; i < 2; i++)
     {
       g_free (route (fixture, config, "a", faults, 10, NULL));
@@ -622,13 +622,13 @@ test_cooldown_enter (Fixture *fixture,
 }
 
 static void
-test_cooldown_spread (Fixture *fixture,
+test_cooldown_spread (Fixture      *fixture,
                       gconstpointer data)
 {
   g_autoptr (TestConfig) config = single_config_new (2, 10);
   g_autoptr (GHashTable) faults = faults_new ();
 
-  g_hash_table_insert (faults, "a", (gpointer)&FAULT_429);
+  g_hash_table_insert (faults, "a", (gpointer) &FAULT_429);
   for (unsigned i = 0; i < 6; i++)
     {
       g_autofree char *trace = route (fixture, config, "a", faults, 10, NULL);
@@ -650,7 +650,7 @@ test_cooldown_spread (Fixture *fixture,
 }
 
 static void
-test_cooldown_exit (Fixture *fixture,
+test_cooldown_exit (Fixture      *fixture,
                     gconstpointer data)
 {
   g_autoptr (TestConfig) config = single_config_new (0, 30);
@@ -658,10 +658,10 @@ test_cooldown_exit (Fixture *fixture,
   g_autoptr (GVariant) models = NULL;
   g_autoptr (GVariant) model = NULL;
   g_autofree char *trace = NULL;
-  const char *state = NULL;
-  gint64 until = -1;
+  const char      *state = NULL;
+  gint64           until = -1;
 
-  g_hash_table_insert (faults, "a", (gpointer)&FAULT_500);
+  g_hash_table_insert (faults, "a", (gpointer) &FAULT_500);
   g_free (route (fixture, config, "a", faults, 0, NULL));
   g_assert_cmpuint (fixture->events->len, ==, 1);
   g_assert_cmpstr (g_ptr_array_index (fixture->events, 0), ==, "a|anthropic/a|cooldown|30");
@@ -700,11 +700,11 @@ on_state_changed_flag (LctlRouter *router,
                        const char *model_name,
                        const char *deployment,
                        const char *state,
-                       gint64 until,
-                       gpointer user_data)
+                       gint64      until,
+                       gpointer    user_data)
 {
   if (g_str_equal (state, "ok"))
-    *(gboolean *)user_data = TRUE;
+    *(gboolean *) user_data = TRUE;
 }
 
 /* With the real clock, the main loop ends the cooldown: no request needed. */
@@ -715,10 +715,10 @@ test_cooldown_exit_timer (void)
   g_autoptr (TestConfig) config = single_config_new (0, 0.2);
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlRoutePlan) plan = NULL;
-  LctlRouteAttempt attempt;
+  LctlRouteAttempt     attempt;
   LctlDeploymentStatus status;
-  gboolean back = FALSE;
-  gint64 start = g_get_monotonic_time ();
+  gboolean             back = FALSE;
+  gint64               start = g_get_monotonic_time ();
 
   g_signal_connect (router, "deployment-state-changed", G_CALLBACK (on_state_changed_flag), &back);
   plan = lctl_router_plan (router, config, "a", NULL, &error);
@@ -738,12 +738,12 @@ test_cooldown_exit_timer (void)
 /* A 429 with Retry-After: 600000 (a spent weekly quota) benches the
  * deployment for max_cooldown_time (60 s), not for a week. */
 static void
-test_cooldown_retry_after_cap (Fixture *fixture,
+test_cooldown_retry_after_cap (Fixture      *fixture,
                                gconstpointer data)
 {
   g_autoptr (TestConfig) config = two_group_config_new (2);
   g_autoptr (GHashTable) faults = faults_new ();
-  Fault absurd = { 429, LCTL_ROUTE_FAILURE_RATE_LIMIT, 600000 };
+  Fault            absurd = { 429, LCTL_ROUTE_FAILURE_RATE_LIMIT, 600000 };
   g_autofree char *trace = NULL;
   g_autofree char *served = NULL;
 
@@ -774,7 +774,7 @@ test_cooldown_retry_after_cap (Fixture *fixture,
 }
 
 static void
-test_cooldown_reset (Fixture *fixture,
+test_cooldown_reset (Fixture      *fixture,
                      gconstpointer data)
 {
   g_autoptr (TestConfig) config = two_group_config_new (0);
@@ -782,8 +782,8 @@ test_cooldown_reset (Fixture *fixture,
 
   config->router.allowed_fails = 0;
   config->router.cooldown_time = 300;
-  g_hash_table_insert (faults, "a", (gpointer)&FAULT_500);
-  g_hash_table_insert (faults, "b", (gpointer)&FAULT_500);
+  g_hash_table_insert (faults, "a", (gpointer) &FAULT_500);
+  g_hash_table_insert (faults, "b", (gpointer) &FAULT_500);
   g_free (route (fixture, config, "a", faults, 10, NULL));
   g_assert_true (status_of (fixture, config, "a").cooling_down);
   g_assert_true (status_of (fixture, config, "b").cooling_down);
@@ -803,7 +803,7 @@ test_cooldown_reset (Fixture *fixture,
 /* Health is keyed by identity, not by snapshot: a reload that moves the
  * deployment keeps its cooldown; a different endpoint is another deployment. */
 static void
-test_cooldown_survives_reload (Fixture *fixture,
+test_cooldown_survives_reload (Fixture      *fixture,
                                gconstpointer data)
 {
   g_autoptr (TestConfig) config = single_config_new (0, 30);
@@ -811,7 +811,7 @@ test_cooldown_survives_reload (Fixture *fixture,
   g_autoptr (GHashTable) faults = faults_new ();
   g_autofree char *trace = NULL;
 
-  g_hash_table_insert (faults, "a", (gpointer)&FAULT_500);
+  g_hash_table_insert (faults, "a", (gpointer) &FAULT_500);
   g_free (route (fixture, config, "a", faults, 10, NULL));
   g_clear_pointer (&config, config_free);
 
@@ -846,13 +846,13 @@ test_cooldown_survives_reload (Fixture *fixture,
 }
 
 static void
-test_fallbacks_context_window (Fixture *fixture,
+test_fallbacks_context_window (Fixture      *fixture,
                                gconstpointer data)
 {
   g_autoptr (TestConfig) config = config_new ();
   g_autoptr (GHashTable) faults = faults_new ();
   g_autofree char *trace = NULL;
-  Fault policy = { 400, LCTL_ROUTE_FAILURE_CONTENT_POLICY, 0 };
+  Fault            policy = { 400, LCTL_ROUTE_FAILURE_CONTENT_POLICY, 0 };
 
   config_add (config, "a", "anthropic/a", NULL, 1);
   config_add (config, "b", "openai/b", NULL, 1);
@@ -864,11 +864,11 @@ test_fallbacks_context_window (Fixture *fixture,
   fallbacks_add (config->router.context_window_fallbacks, "a", "big", NULL);
   fallbacks_add (config->router.content_policy_fallbacks, "a", "lenient", NULL);
 
-  g_hash_table_insert (faults, "a", (gpointer)&FAULT_CONTEXT);
+  g_hash_table_insert (faults, "a", (gpointer) &FAULT_CONTEXT);
   trace = route (fixture, config, "a", faults, 10, NULL);
   g_assert_cmpstr (trace, ==, "a:0 big:0");
 
-  g_hash_table_insert (faults, "a", (gpointer)&FAULT_500);
+  g_hash_table_insert (faults, "a", (gpointer) &FAULT_500);
   g_clear_pointer (&trace, g_free);
   trace = route (fixture, config, "a", faults, 10, NULL);
   g_assert_cmpstr (trace, ==, "a:0 a:0 b:0");
@@ -880,15 +880,15 @@ test_fallbacks_context_window (Fixture *fixture,
 
   /* A context error in the ordinary chain's group goes to its context
    * chain, not further down the ordinary one. */
-  g_hash_table_insert (faults, "a", (gpointer)&FAULT_CONTEXT);
-  g_hash_table_insert (faults, "big", (gpointer)&FAULT_CONTEXT);
+  g_hash_table_insert (faults, "a", (gpointer) &FAULT_CONTEXT);
+  g_hash_table_insert (faults, "big", (gpointer) &FAULT_CONTEXT);
   g_clear_pointer (&trace, g_free);
   trace = route (fixture, config, "a", faults, 10, NULL);
   g_assert_cmpstr (trace, ==, "a:0 big:0");
 }
 
 static void
-test_fallbacks_loop (Fixture *fixture,
+test_fallbacks_loop (Fixture      *fixture,
                      gconstpointer data)
 {
   g_autoptr (TestConfig) config = config_new ();
@@ -905,9 +905,9 @@ test_fallbacks_loop (Fixture *fixture,
   fallbacks_add (config->router.fallbacks, "a", "b", NULL);
   fallbacks_add (config->router.fallbacks, "b", "a", "c", "b", NULL);
   fallbacks_add (config->router.fallbacks, "c", "a", "b", NULL);
-  g_hash_table_insert (faults, "a", (gpointer)&FAULT_500);
-  g_hash_table_insert (faults, "b", (gpointer)&FAULT_429);
-  g_hash_table_insert (faults, "c", (gpointer)&FAULT_DOWN);
+  g_hash_table_insert (faults, "a", (gpointer) &FAULT_500);
+  g_hash_table_insert (faults, "b", (gpointer) &FAULT_429);
+  g_hash_table_insert (faults, "c", (gpointer) &FAULT_DOWN);
 
   plan = lctl_router_plan (fixture->router, config, "a", NULL, NULL);
   trace = drive (fixture, plan, faults, 10);
@@ -920,13 +920,13 @@ test_fallbacks_loop (Fixture *fixture,
 }
 
 static void
-test_fallbacks_depth (Fixture *fixture,
+test_fallbacks_depth (Fixture      *fixture,
                       gconstpointer data)
 {
   g_autoptr (TestConfig) config = config_new ();
   g_autoptr (GHashTable) faults = faults_new ();
   g_autofree char *trace = NULL;
-  const char *names[] = { "g0", "g1", "g2", "g3", "g4", "g5", "g6" };
+  const char      *names[] = { "g0", "g1", "g2", "g3", "g4", "g5", "g6" };
 
   config->router.allowed_fails = 100;
   config->router.max_fallbacks = 3;
@@ -935,7 +935,7 @@ test_fallbacks_depth (Fixture *fixture,
       g_autofree char *model = g_strdup_printf ("openai/%s", names[i]);
 
       config_add (config, names[i], model, NULL, 1);
-      g_hash_table_insert (faults, (gpointer)names[i], (gpointer)&FAULT_500);
+      g_hash_table_insert (faults, (gpointer) names[i], (gpointer) &FAULT_500);
       if (i + 1 < G_N_ELEMENTS (names))
         fallbacks_add (config->router.fallbacks, names[i], names[i + 1], NULL);
     }
@@ -960,7 +960,7 @@ test_fallbacks_depth (Fixture *fixture,
 }
 
 static char *
-route_with_body_fallbacks (Fixture *fixture,
+route_with_body_fallbacks (Fixture    *fixture,
                            LctlConfig *config,
                            const char *json,
                            GHashTable *faults)
@@ -976,7 +976,7 @@ route_with_body_fallbacks (Fixture *fixture,
 }
 
 static void
-test_fallbacks_request (Fixture *fixture,
+test_fallbacks_request (Fixture      *fixture,
                         gconstpointer data)
 {
   g_autoptr (TestConfig) config = config_new ();
@@ -985,7 +985,7 @@ test_fallbacks_request (Fixture *fixture,
   g_autoptr (JsonNode) invalid2 = json_from_string ("[1, 2]", NULL);
   g_autoptr (GError) error = NULL;
   LctlRoutePlan *plan;
-  char *trace;
+  char          *trace;
 
   config_add (config, "a", "anthropic/a", NULL, 1);
   config_add (config, "b", "openai/b", NULL, 1);
@@ -994,9 +994,9 @@ test_fallbacks_request (Fixture *fixture,
   config->router.allowed_fails = 100;
   fallbacks_add (config->router.fallbacks, "a", "b", NULL);
   fallbacks_add (config->router.fallbacks, "c", "d", NULL);
-  g_hash_table_insert (faults, "a", (gpointer)&FAULT_500);
-  g_hash_table_insert (faults, "b", (gpointer)&FAULT_500);
-  g_hash_table_insert (faults, "c", (gpointer)&FAULT_500);
+  g_hash_table_insert (faults, "a", (gpointer) &FAULT_500);
+  g_hash_table_insert (faults, "b", (gpointer) &FAULT_500);
+  g_hash_table_insert (faults, "c", (gpointer) &FAULT_500);
 
   trace = route_with_body_fallbacks (fixture, config, "null", faults);
   g_assert_cmpstr (trace, ==, "a:0 b:0");
@@ -1033,13 +1033,13 @@ test_resolve (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlRoutePlan) plan = NULL;
   LctlRouteAttempt attempt;
-  gboolean wildcard = TRUE;
-  char *group;
+  gboolean         wildcard = TRUE;
+  char            *group;
   struct
   {
     const char *requested;
     const char *group;
-    gboolean wildcard;
+    gboolean    wildcard;
   } cases[] = {
     { "claude-haiku-4-5", "claude-haiku-4-5", FALSE },
     { "claude-haiku-4-5-20251001", "claude-haiku-4-5", FALSE },
@@ -1104,12 +1104,12 @@ test_resolve (void)
 }
 
 static void
-test_balance_shuffle (Fixture *fixture,
+test_balance_shuffle (Fixture      *fixture,
                       gconstpointer data)
 {
   g_autoptr (TestConfig) config = config_new ();
   g_autoptr (GHashTable) faults = faults_new ();
-  unsigned counts[3] = { 0 };
+  unsigned       counts[3] = { 0 };
   const unsigned n = 6000;
 
   config_add (config, "g", "openai/m", "https://one.example", 1);
@@ -1127,14 +1127,14 @@ test_balance_shuffle (Fixture *fixture,
     }
 
   /* Expect 1/6, 2/6, 3/6 of the requests, within 3 percentage points. */
-  g_assert_cmpfloat_with_epsilon ((double)counts[0] / n, 1.0 / 6, 0.03);
-  g_assert_cmpfloat_with_epsilon ((double)counts[1] / n, 2.0 / 6, 0.03);
-  g_assert_cmpfloat_with_epsilon ((double)counts[2] / n, 3.0 / 6, 0.03);
+  g_assert_cmpfloat_with_epsilon ((double) counts[0] / n, 1.0 / 6, 0.03);
+  g_assert_cmpfloat_with_epsilon ((double) counts[1] / n, 2.0 / 6, 0.03);
+  g_assert_cmpfloat_with_epsilon ((double) counts[2] / n, 3.0 / 6, 0.03);
 
   /* A deployment in cooldown is skipped whatever its weight. */
   {
-    LctlConfig *c = config;
-    Fault down = FAULT_DOWN;
+    LctlConfig      *c = config;
+    Fault            down = FAULT_DOWN;
     LctlRouteAttempt attempt;
 
     c->router.allowed_fails = 0;
@@ -1162,13 +1162,13 @@ test_balance_shuffle (Fixture *fixture,
 }
 
 static void
-test_balance_least_busy (Fixture *fixture,
+test_balance_least_busy (Fixture      *fixture,
                          gconstpointer data)
 {
   g_autoptr (TestConfig) config = config_new ();
-  LctlRoutePlan *plans[3];
+  LctlRoutePlan   *plans[3];
   LctlRouteAttempt attempts[3];
-  gboolean used[3] = { FALSE };
+  gboolean         used[3] = { FALSE };
 
   config->router.routing_strategy = g_strdup ("least-busy");
   config_add (config, "g", "openai/m", "https://one.example", 1);
@@ -1207,7 +1207,7 @@ test_balance_least_busy (Fixture *fixture,
 }
 
 static void
-test_balance_latency (Fixture *fixture,
+test_balance_latency (Fixture      *fixture,
                       gconstpointer data)
 {
   g_autoptr (TestConfig) config = config_new ();
@@ -1266,14 +1266,14 @@ test_balance_latency (Fixture *fixture,
 static void
 test_property_any_healthy (void)
 {
-  const Fault *failures[] = { &FAULT_429, &FAULT_500, &FAULT_DOWN, &FAULT_401 };
+  const Fault       *failures[] = { &FAULT_429, &FAULT_500, &FAULT_DOWN, &FAULT_401 };
   static const Fault timeout = { 0, LCTL_ROUTE_FAILURE_TIMEOUT, 0 };
   static const Fault overloaded = { 529, LCTL_ROUTE_FAILURE_OVERLOADED, 2 };
   static const Fault long_ra = { 429, LCTL_ROUTE_FAILURE_RATE_LIMIT, 600000 };
-  const char *chain[] = {
-    "claude-sonnet-4-5", "kimi-code/kimi-for-coding", "qwen-cli/qwen3-coder-plus",
-    "dashscope/qwen3-coder-plus", "codex/gpt-5.3-codex-spark",
-    "minimax/MiniMax-M2.5-highspeed", "zai/glm-4.5-air"
+  const char        *chain[] = {
+           "claude-sonnet-4-5", "kimi-code/kimi-for-coding", "qwen-cli/qwen3-coder-plus",
+           "dashscope/qwen3-coder-plus", "codex/gpt-5.3-codex-spark",
+           "minimax/MiniMax-M2.5-highspeed", "zai/glm-4.5-air"
   };
   g_autoptr (GRand) rand = g_rand_new_with_seed (7);
 
@@ -1281,8 +1281,8 @@ test_property_any_healthy (void)
     {
       g_autoptr (TestConfig) config = seed_config_new ();
       g_autoptr (GHashTable) faults = faults_new ();
-      Fixture fixture = { 0 };
-      const char *expected = NULL;
+      Fixture          fixture = { 0 };
+      const char      *expected = NULL;
       g_autofree char *served = NULL;
       g_autofree char *trace = NULL;
 
@@ -1293,7 +1293,7 @@ test_property_any_healthy (void)
 
       for (unsigned i = 0; i < G_N_ELEMENTS (chain); i++)
         {
-          int pick = g_rand_int_range (rand, 0, 10);
+          int          pick = g_rand_int_range (rand, 0, 10);
           const Fault *fault;
 
           if (pick < 3)
@@ -1308,7 +1308,7 @@ test_property_any_healthy (void)
             fault = &long_ra;
 
           if (fault)
-            g_hash_table_insert (faults, (gpointer)chain[i], (gpointer)fault);
+            g_hash_table_insert (faults, (gpointer) chain[i], (gpointer) fault);
           else if (expected == NULL)
             expected = chain[i];
         }
@@ -1323,14 +1323,14 @@ test_property_any_healthy (void)
 
 /* After the first byte, a failure updates health but never falls back. */
 static void
-test_commit (Fixture *fixture,
+test_commit (Fixture      *fixture,
              gconstpointer data)
 {
   g_autoptr (TestConfig) config = two_group_config_new (2);
   g_autoptr (LctlRoutePlan) plan = NULL;
   LctlRouteAttempt attempt;
   LctlRouteOutcome failure;
-  GPtrArray *attempts;
+  GPtrArray       *attempts;
 
   plan = lctl_router_plan (fixture->router, config, "a", NULL, NULL);
   g_assert_true (lctl_route_plan_next (plan, &attempt));
@@ -1379,21 +1379,21 @@ test_classify (void)
 
 /* Failures that do not count (a malformed request) never cool anything. */
 static void
-test_cooldown_ignores_client_errors (Fixture *fixture,
+test_cooldown_ignores_client_errors (Fixture      *fixture,
                                      gconstpointer data)
 {
   g_autoptr (TestConfig) config = single_config_new (0, 30);
   g_autoptr (GHashTable) faults = faults_new ();
 
-  g_hash_table_insert (faults, "a", (gpointer)&FAULT_400);
+  g_hash_table_insert (faults, "a", (gpointer) &FAULT_400);
   g_free (route (fixture, config, "a", faults, 10, NULL));
-  g_hash_table_insert (faults, "a", (gpointer)&FAULT_CONTEXT);
+  g_hash_table_insert (faults, "a", (gpointer) &FAULT_CONTEXT);
   g_free (route (fixture, config, "a", faults, 10, NULL));
   g_assert_false (status_of (fixture, config, "a").cooling_down);
   g_assert_cmpuint (fixture->events->len, ==, 0);
 
   /* A success ends a cooldown at once. */
-  g_hash_table_insert (faults, "a", (gpointer)&FAULT_429);
+  g_hash_table_insert (faults, "a", (gpointer) &FAULT_429);
   g_free (route (fixture, config, "a", faults, 10, NULL));
   g_assert_true (status_of (fixture, config, "a").cooling_down);
   {
@@ -1414,12 +1414,12 @@ test_cooldown_ignores_client_errors (Fixture *fixture,
 
 /* The client is told to come back when we would try again, not in a week. */
 static void
-test_last_failure_retry_after (Fixture *fixture,
+test_last_failure_retry_after (Fixture      *fixture,
                                gconstpointer data)
 {
   g_autoptr (TestConfig) config = single_config_new (3, 5);
   g_autoptr (LctlRoutePlan) plan = NULL;
-  Fault absurd = { 429, LCTL_ROUTE_FAILURE_RATE_LIMIT, 600000 };
+  Fault            absurd = { 429, LCTL_ROUTE_FAILURE_RATE_LIMIT, 600000 };
   LctlRouteOutcome failure;
   LctlRouteAttempt attempt;
 
@@ -1439,7 +1439,7 @@ test_timeouts (void)
   g_autoptr (TestConfig) config = config_new ();
   LctlDeployment *own = config_add (config, "a", "anthropic/a", NULL, 1);
   LctlDeployment *inherited = config_add (config, "b", "anthropic/b", NULL, 1);
-  double total = -1, first = -1;
+  double          total = -1, first = -1;
 
   own->timeout = 600;
   own->stream_timeout = 30;
@@ -1464,7 +1464,7 @@ test_timeouts (void)
   g_test_add (path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
 
 int
-main (int argc,
+main (int   argc,
       char *argv[])
 {
   lctl_test_init (&argc, &argv);

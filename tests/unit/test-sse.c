@@ -9,8 +9,8 @@
 
 static GPtrArray *
 parse_chunks (const char *text,
-              gsize length,
-              gsize split)
+              gsize       length,
+              gsize       split)
 {
   g_autoptr (LctlSseParser) parser = lctl_sse_parser_new ();
   GPtrArray *events = lctl_sse_event_array_new ();
@@ -23,7 +23,7 @@ parse_chunks (const char *text,
 
 static GPtrArray *
 parse_bytewise (const char *text,
-                gsize length)
+                gsize       length)
 {
   g_autoptr (LctlSseParser) parser = lctl_sse_parser_new ();
   GPtrArray *events = lctl_sse_event_array_new ();
@@ -92,7 +92,7 @@ test_sse_line_endings (void)
   g_autoptr (GPtrArray) c = parse_chunks (cr, strlen (cr), 0);
 
   g_assert_cmpuint (a->len, ==, 2);
-  g_assert_cmpstr (((LctlSseEvent *)a->pdata[1])->data, ==, "y\nz");
+  g_assert_cmpstr (((LctlSseEvent *) a->pdata[1])->data, ==, "y\nz");
   assert_same_events (a, b);
   assert_same_events (a, c);
 }
@@ -109,15 +109,15 @@ test_sse_split_everywhere (void)
                      "data: line1\rdata: line2\r\r"
                      "id: 42\n"
                      "data: [DONE]\n\n";
-  gsize length = strlen (text);
+  gsize       length = strlen (text);
   g_autoptr (GPtrArray) reference = parse_chunks (text, length, 0);
 
   g_assert_cmpuint (reference->len, ==, 3);
-  g_assert_cmpstr (((LctlSseEvent *)reference->pdata[0])->event, ==, "content_block_delta");
-  g_assert_cmpstr (((LctlSseEvent *)reference->pdata[0])->data, ==, "{\"text\":\"héllo €\"}");
-  g_assert_cmpstr (((LctlSseEvent *)reference->pdata[1])->data, ==, "line1\nline2");
-  g_assert_cmpstr (((LctlSseEvent *)reference->pdata[2])->data, ==, "[DONE]");
-  g_assert_cmpstr (((LctlSseEvent *)reference->pdata[2])->id, ==, "42");
+  g_assert_cmpstr (((LctlSseEvent *) reference->pdata[0])->event, ==, "content_block_delta");
+  g_assert_cmpstr (((LctlSseEvent *) reference->pdata[0])->data, ==, "{\"text\":\"héllo €\"}");
+  g_assert_cmpstr (((LctlSseEvent *) reference->pdata[1])->data, ==, "line1\nline2");
+  g_assert_cmpstr (((LctlSseEvent *) reference->pdata[2])->data, ==, "[DONE]");
+  g_assert_cmpstr (((LctlSseEvent *) reference->pdata[2])->id, ==, "42");
 
   for (gsize split = 0; split <= length; split++)
     {
@@ -144,7 +144,7 @@ test_sse_unterminated (void)
   g_assert_cmpuint (events->len, ==, 1);
   lctl_sse_parser_finish (parser, events);
   g_assert_cmpuint (events->len, ==, 2);
-  g_assert_cmpstr (((LctlSseEvent *)events->pdata[1])->data, ==, "[DONE]");
+  g_assert_cmpstr (((LctlSseEvent *) events->pdata[1])->data, ==, "[DONE]");
 }
 
 static void
@@ -164,7 +164,7 @@ test_sse_writer (void)
 
   lctl_sse_parser_feed (parser, out->str, out->len, events);
   g_assert_cmpuint (events->len, ==, 2);
-  g_assert_cmpstr (((LctlSseEvent *)events->pdata[1])->data, ==, "two\nlines\nand three");
+  g_assert_cmpstr (((LctlSseEvent *) events->pdata[1])->data, ==, "two\nlines\nand three");
 }
 
 static void
@@ -178,7 +178,7 @@ test_sse_garbage (void)
     {
       g_autoptr (LctlSseParser) parser = lctl_sse_parser_new ();
       g_autoptr (GPtrArray) events = lctl_sse_event_array_new ();
-      char buf[512];
+      char  buf[512];
       gsize len = g_rand_int_range (rand, 0, sizeof buf);
 
       for (gsize i = 0; i < len; i++)
@@ -190,13 +190,13 @@ test_sse_garbage (void)
       lctl_sse_parser_feed (parser, buf, len, events);
       lctl_sse_parser_finish (parser, events);
       for (unsigned i = 0; i < events->len; i++)
-        g_assert_nonnull (((LctlSseEvent *)events->pdata[i])->data);
+        g_assert_nonnull (((LctlSseEvent *) events->pdata[i])->data);
     }
   g_rand_free (rand);
 }
 
 int
-main (int argc,
+main (int   argc,
       char *argv[])
 {
   lctl_test_init (&argc, &argv);

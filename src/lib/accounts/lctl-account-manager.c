@@ -24,28 +24,28 @@
 /* After a refresh, do not refresh again on a timer sooner than this even
  * if the provider hands out tokens shorter-lived than our skew. */
 #define MIN_REFRESH_INTERVAL 30
-#define RETRY_LATER_SECONDS 60
+#define RETRY_LATER_SECONDS  60
 
 typedef struct
 {
-  LctlAccountManager *manager; /* not a ref: the manager owns the account */
+  LctlAccountManager      *manager; /* not a ref: the manager owns the account */
   const LctlOAuthProvider *provider;
-  JsonObject *record;
-  LctlTokenStore *store;
-  LctlToken *token;
-  gboolean needs_login;
-  char *needs_login_reason;
-  GPtrArray *waiters;
-  gboolean refreshing;
-  unsigned attempt;
-  unsigned generation;
-  unsigned refresh_generation;
-  gint64 last_refresh;
-  guint timer_id;
-  guint retry_id;
-  char *gemini_client_id;
-  char *gemini_client_secret;
-  gboolean gemini_setup_tried;
+  JsonObject              *record;
+  LctlTokenStore          *store;
+  LctlToken               *token;
+  gboolean                 needs_login;
+  char                    *needs_login_reason;
+  GPtrArray               *waiters;
+  gboolean                 refreshing;
+  unsigned                 attempt;
+  unsigned                 generation;
+  unsigned                 refresh_generation;
+  gint64                   last_refresh;
+  guint                    timer_id;
+  guint                    retry_id;
+  char                    *gemini_client_id;
+  char                    *gemini_client_secret;
+  gboolean                 gemini_setup_tried;
 } Account;
 
 typedef enum
@@ -56,11 +56,11 @@ typedef enum
 } LoadState;
 
 typedef void (*LoadedFunc) (LctlAccountManager *self,
-                            GTask *task);
+                            GTask              *task);
 
 typedef struct
 {
-  GTask *task;
+  GTask     *task;
   LoadedFunc func;
 } LoadWaiter;
 
@@ -68,24 +68,22 @@ struct _LctlAccountManager
 {
   GObject parent_instance;
 
-  SoupSession *session;
-  GCancellable *cancellable;
+  SoupSession             *session;
+  GCancellable            *cancellable;
   LctlTokenStorePreference preference;
-  LctlTokenStore *store;
-  LctlTokenStore *file_store;
-  GHashTable *accounts; /* provider id → Account */
-  LoadState load_state;
-  GArray *load_waiters;
-  guint load_index;
-  gboolean proactive;
-  unsigned retry_delay_ms;
+  LctlTokenStore          *store;
+  LctlTokenStore          *file_store;
+  GHashTable              *accounts; /* provider id → Account */
+  LoadState                load_state;
+  GArray                  *load_waiters;
+  guint                    load_index;
+  gboolean                 proactive;
+  unsigned                 retry_delay_ms;
 };
 
 static void lctl_account_manager_token_source_init (LctlTokenSourceInterface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (LctlAccountManager, lctl_account_manager, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (LCTL_TYPE_TOKEN_SOURCE,
-                                                      lctl_account_manager_token_source_init))
+G_DEFINE_FINAL_TYPE_WITH_CODE (LctlAccountManager, lctl_account_manager, G_TYPE_OBJECT, G_IMPLEMENT_INTERFACE (LCTL_TYPE_TOKEN_SOURCE, lctl_account_manager_token_source_init))
 
 enum
 {
@@ -121,8 +119,8 @@ account_free (Account *account)
 
 static Account *
 lookup_account (LctlAccountManager *self,
-                const char *name,
-                GError **error)
+                const char         *name,
+                GError            **error)
 {
   const LctlOAuthProvider *provider = lctl_oauth_provider_lookup (name);
 
@@ -142,8 +140,8 @@ emit_changed (LctlAccountManager *self)
 }
 
 static void
-account_set_record (Account *account,
-                    JsonObject *record,
+account_set_record (Account        *account,
+                    JsonObject     *record,
                     LctlTokenStore *store)
 {
   g_clear_pointer (&account->record, json_object_unref);
@@ -171,8 +169,8 @@ account_set_record (Account *account,
 }
 
 static void
-account_set_needs_login (Account *account,
-                         gboolean needs_login,
+account_set_needs_login (Account    *account,
+                         gboolean    needs_login,
                          const char *reason)
 {
   account->needs_login = needs_login;
@@ -226,7 +224,7 @@ load_done (LctlAccountManager *self)
 {
   g_autoptr (GArray) waiters = g_steal_pointer (&self->load_waiters);
   GHashTableIter iter;
-  gpointer value;
+  gpointer       value;
 
   self->load_waiters = g_array_new (FALSE, FALSE, sizeof (LoadWaiter));
   self->load_state = LOAD_DONE;
@@ -244,14 +242,14 @@ load_done (LctlAccountManager *self)
 }
 
 static void
-load_file_cb (GObject *source,
+load_file_cb (GObject      *source,
               GAsyncResult *result,
-              gpointer user_data)
+              gpointer      user_data)
 {
   g_autoptr (LctlAccountManager) self = user_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) record = lctl_token_store_load_finish (LCTL_TOKEN_STORE (source), result, &error);
-  gsize n;
+  gsize                    n;
   const LctlOAuthProvider *providers = lctl_oauth_provider_get_all (&n);
 
   if (error != NULL)
@@ -264,14 +262,14 @@ load_file_cb (GObject *source,
 }
 
 static void
-load_primary_cb (GObject *source,
+load_primary_cb (GObject      *source,
                  GAsyncResult *result,
-                 gpointer user_data)
+                 gpointer      user_data)
 {
   g_autoptr (LctlAccountManager) self = user_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) record = lctl_token_store_load_finish (LCTL_TOKEN_STORE (source), result, &error);
-  gsize n;
+  gsize                    n;
   const LctlOAuthProvider *providers = lctl_oauth_provider_get_all (&n);
   const LctlOAuthProvider *provider = &providers[self->load_index];
 
@@ -298,7 +296,7 @@ load_primary_cb (GObject *source,
 static void
 load_next (LctlAccountManager *self)
 {
-  gsize n;
+  gsize                    n;
   const LctlOAuthProvider *providers = lctl_oauth_provider_get_all (&n);
 
   if (self->load_index >= n)
@@ -312,7 +310,7 @@ load_next (LctlAccountManager *self)
 
 static void
 use_store (LctlAccountManager *self,
-           LctlTokenStore *store)
+           LctlTokenStore     *store)
 {
   g_set_object (&self->store, store);
   g_clear_object (&self->file_store);
@@ -323,9 +321,9 @@ use_store (LctlAccountManager *self,
 }
 
 static void
-store_ready_cb (GObject *source,
+store_ready_cb (GObject      *source,
                 GAsyncResult *result,
-                gpointer user_data)
+                gpointer      user_data)
 {
   g_autoptr (LctlAccountManager) self = user_data;
   g_autoptr (LctlTokenStore) store = lctl_token_store_new_default_finish (result, NULL);
@@ -339,8 +337,8 @@ store_ready_cb (GObject *source,
 
 static void
 with_loaded (LctlAccountManager *self,
-             GTask *task,
-             LoadedFunc func)
+             GTask              *task,
+             LoadedFunc          func)
 {
   LoadWaiter w = { g_object_ref (task), func };
 
@@ -368,7 +366,7 @@ with_loaded (LctlAccountManager *self,
 
 static void
 account_complete_waiters (Account *account,
-                          GError *error)
+                          GError  *error)
 {
   g_autoptr (GPtrArray) waiters = g_steal_pointer (&account->waiters);
 
@@ -381,7 +379,7 @@ account_complete_waiters (Account *account,
       if (error != NULL)
         g_task_return_error (task, g_error_copy (error));
       else if (account->token != NULL)
-        g_task_return_pointer (task, lctl_token_ref (account->token), (GDestroyNotify)lctl_token_unref);
+        g_task_return_pointer (task, lctl_token_ref (account->token), (GDestroyNotify) lctl_token_unref);
       else
         g_task_return_error (task, not_found_error (account));
     }
@@ -389,7 +387,7 @@ account_complete_waiters (Account *account,
 
 static void
 account_join_refresh (Account *account,
-                      GTask *task)
+                      GTask   *task)
 {
   if (task != NULL)
     g_ptr_array_add (account->waiters, g_object_ref (task));
@@ -413,14 +411,14 @@ timer_cb (gpointer user_data)
 
 static void
 account_schedule_in (Account *account,
-                     gint64 delay)
+                     gint64   delay)
 {
   g_clear_handle_id (&account->timer_id, g_source_remove);
   if (delay < 0)
     delay = 0;
   if (delay > G_MAXUINT / 1000)
     delay = G_MAXUINT / 1000;
-  account->timer_id = g_timeout_add_seconds ((guint)delay, timer_cb, account);
+  account->timer_id = g_timeout_add_seconds ((guint) delay, timer_cb, account);
 }
 
 static void
@@ -429,8 +427,7 @@ account_schedule (Account *account)
   gint64 expires_at, delay;
 
   g_clear_handle_id (&account->timer_id, g_source_remove);
-  if (!account->manager->proactive || account->record == NULL || account->needs_login
-      || lctl_credential_get_string (account->record, "refresh_token") == NULL)
+  if (!account->manager->proactive || account->record == NULL || account->needs_login || lctl_credential_get_string (account->record, "refresh_token") == NULL)
     return;
   expires_at = lctl_credential_get_expires_at (account->record);
   if (expires_at == 0)
@@ -443,8 +440,8 @@ account_schedule (Account *account)
 typedef struct
 {
   LctlAccountManager *self;
-  Account *account;
-  JsonObject *record;
+  Account            *account;
+  JsonObject         *record;
 } RefreshCall;
 
 static void
@@ -467,7 +464,7 @@ refresh_call_new (Account *account)
 
 static void
 refresh_fail (Account *account,
-              GError *error)
+              GError  *error)
 {
   g_info ("Refresh of %s failed: %s", account->provider->id, error->message);
   account_complete_waiters (account, error);
@@ -475,12 +472,12 @@ refresh_fail (Account *account,
 }
 
 static void
-refresh_saved_cb (GObject *source,
+refresh_saved_cb (GObject      *source,
                   GAsyncResult *result,
-                  gpointer user_data)
+                  gpointer      user_data)
 {
   RefreshCall *call = user_data;
-  Account *account = call->account;
+  Account     *account = call->account;
   g_autoptr (GError) error = NULL;
 
   if (!lctl_token_store_save_finish (LCTL_TOKEN_STORE (source), result, &error))
@@ -506,7 +503,7 @@ static void send_refresh (Account *account);
 static void
 refresh_store (RefreshCall *call)
 {
-  Account *account = call->account;
+  Account         *account = call->account;
   g_autofree char *name = lctl_credential_get_account (call->record);
 
   lctl_token_store_save_async (account->store, account->provider->id, name, call->record, NULL,
@@ -514,9 +511,9 @@ refresh_store (RefreshCall *call)
 }
 
 static void
-refresh_setup_cb (GObject *source,
+refresh_setup_cb (GObject      *source,
                   GAsyncResult *result,
-                  gpointer user_data)
+                  gpointer      user_data)
 {
   RefreshCall *call = user_data;
   g_autoptr (GError) error = NULL;
@@ -537,7 +534,7 @@ retry_cb (gpointer user_data)
 }
 
 static void
-refresh_transient (Account *account,
+refresh_transient (Account    *account,
                    const char *what)
 {
   account->attempt++;
@@ -561,12 +558,12 @@ refresh_transient (Account *account,
 }
 
 static void
-refresh_reply_cb (GObject *source,
+refresh_reply_cb (GObject      *source,
                   GAsyncResult *result,
-                  gpointer user_data)
+                  gpointer      user_data)
 {
   RefreshCall *call = user_data;
-  Account *account = call->account;
+  Account     *account = call->account;
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlOAuthReply) reply = lctl_oauth_http_finish (result, &error);
   g_autofree char *what = NULL;
@@ -603,16 +600,14 @@ refresh_reply_cb (GObject *source,
           refresh_call_free (call);
           return;
         }
-      if (account->gemini_client_id != NULL
-          && lctl_credential_get_string (call->record, "oauth_client_id") == NULL)
+      if (account->gemini_client_id != NULL && lctl_credential_get_string (call->record, "oauth_client_id") == NULL)
         {
           json_object_set_string_member (call->record, "oauth_client_id", account->gemini_client_id);
           json_object_set_string_member (call->record, "oauth_client_secret", account->gemini_client_secret);
         }
       /* A Gemini login that found no project or e-mail gets another try
        * with the fresh token, once per daemon run (as the seed's refresh). */
-      if (g_str_equal (account->provider->id, "gemini_cli") && !account->gemini_setup_tried
-          && lctl_gemini_setup_needed (call->record))
+      if (g_str_equal (account->provider->id, "gemini_cli") && !account->gemini_setup_tried && lctl_gemini_setup_needed (call->record))
         {
           account->gemini_setup_tried = TRUE;
           lctl_gemini_setup_async (account->manager->session, call->record, NULL, NULL,
@@ -646,10 +641,10 @@ static void
 send_refresh (Account *account)
 {
   LctlAccountManager *self = account->manager;
-  const char *id = account->provider->id;
-  const char *refresh_token = lctl_credential_get_string (account->record, "refresh_token");
-  g_autofree char *url = lctl_oauth_token_url (id);
-  g_autofree char *body = NULL;
+  const char         *id = account->provider->id;
+  const char         *refresh_token = lctl_credential_get_string (account->record, "refresh_token");
+  g_autofree char    *url = lctl_oauth_token_url (id);
+  g_autofree char    *body = NULL;
   g_auto (GStrv) headers = NULL;
   const char *content_type = "application/x-www-form-urlencoded";
 
@@ -692,21 +687,21 @@ send_refresh (Account *account)
         {
           const char *qwen[] = { "User-Agent", "qwen-code/1.0.0", NULL };
 
-          headers = g_strdupv ((char **)qwen);
+          headers = g_strdupv ((char **) qwen);
         }
     }
-  lctl_oauth_http_async (self->session, "POST", url, (const char *const *)headers, content_type,
+  lctl_oauth_http_async (self->session, "POST", url, (const char *const *) headers, content_type,
                          body, self->cancellable, refresh_reply_cb, refresh_call_new (account));
   explicit_bzero (body, strlen (body));
 }
 
 static void
-gemini_client_cb (GObject *source,
+gemini_client_cb (GObject      *source,
                   GAsyncResult *result,
-                  gpointer user_data)
+                  gpointer      user_data)
 {
   RefreshCall *call = user_data;
-  Account *account = call->account;
+  Account     *account = call->account;
   g_autoptr (GError) error = NULL;
   char *id = NULL, *secret = NULL;
 
@@ -772,7 +767,7 @@ account_start_refresh (Account *account)
 
 typedef struct
 {
-  char *provider;
+  char      *provider;
   LctlToken *rejected;
 } GetTokenData;
 
@@ -786,11 +781,11 @@ get_token_data_free (GetTokenData *data)
 
 static void
 get_token_loaded (LctlAccountManager *self,
-                  GTask *task)
+                  GTask              *task)
 {
   GetTokenData *data = g_task_get_task_data (task);
-  GError *error = NULL;
-  Account *account = lookup_account (self, data->provider, &error);
+  GError       *error = NULL;
+  Account      *account = lookup_account (self, data->provider, &error);
 
   if (account == NULL)
     {
@@ -807,23 +802,21 @@ get_token_loaded (LctlAccountManager *self,
       g_task_return_error (task, needs_login_error (account));
       return;
     }
-  if (account_token_usable (account)
-      && (data->rejected == NULL
-          || g_strcmp0 (data->rejected->access_token, account->token->access_token) != 0))
+  if (account_token_usable (account) && (data->rejected == NULL || g_strcmp0 (data->rejected->access_token, account->token->access_token) != 0))
     {
-      g_task_return_pointer (task, lctl_token_ref (account->token), (GDestroyNotify)lctl_token_unref);
+      g_task_return_pointer (task, lctl_token_ref (account->token), (GDestroyNotify) lctl_token_unref);
       return;
     }
   account_join_refresh (account, task);
 }
 
 static void
-lctl_account_manager_get_token_async (LctlTokenSource *source,
-                                      const char *provider,
-                                      LctlToken *rejected,
-                                      GCancellable *cancellable,
+lctl_account_manager_get_token_async (LctlTokenSource    *source,
+                                      const char         *provider,
+                                      LctlToken          *rejected,
+                                      GCancellable       *cancellable,
                                       GAsyncReadyCallback callback,
-                                      gpointer user_data)
+                                      gpointer            user_data)
 {
   LctlAccountManager *self = LCTL_ACCOUNT_MANAGER (source);
   g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
@@ -832,14 +825,14 @@ lctl_account_manager_get_token_async (LctlTokenSource *source,
   g_task_set_source_tag (task, lctl_account_manager_get_token_async);
   data->provider = g_strdup (provider);
   data->rejected = rejected != NULL ? lctl_token_ref (rejected) : NULL;
-  g_task_set_task_data (task, data, (GDestroyNotify)get_token_data_free);
+  g_task_set_task_data (task, data, (GDestroyNotify) get_token_data_free);
   with_loaded (self, task, get_token_loaded);
 }
 
 static LctlToken *
 lctl_account_manager_get_token_finish (LctlTokenSource *source,
-                                       GAsyncResult *result,
-                                       GError **error)
+                                       GAsyncResult    *result,
+                                       GError         **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
 }
@@ -855,7 +848,7 @@ lctl_account_manager_token_source_init (LctlTokenSourceInterface *iface)
 
 static void
 load_loaded (LctlAccountManager *self,
-             GTask *task)
+             GTask              *task)
 {
   g_task_return_boolean (task, TRUE);
 }
@@ -868,9 +861,9 @@ load_loaded (LctlAccountManager *self,
  */
 void
 lctl_account_manager_load_async (LctlAccountManager *self,
-                                 GCancellable *cancellable,
+                                 GCancellable       *cancellable,
                                  GAsyncReadyCallback callback,
-                                 gpointer user_data)
+                                 gpointer            user_data)
 {
   g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
 
@@ -880,17 +873,17 @@ lctl_account_manager_load_async (LctlAccountManager *self,
 
 gboolean
 lctl_account_manager_load_finish (LctlAccountManager *self,
-                                  GAsyncResult *result,
-                                  GError **error)
+                                  GAsyncResult       *result,
+                                  GError            **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 static void
 refresh_loaded (LctlAccountManager *self,
-                GTask *task)
+                GTask              *task)
 {
-  GError *error = NULL;
+  GError  *error = NULL;
   Account *account = lookup_account (self, g_task_get_task_data (task), &error);
 
   if (account == NULL)
@@ -914,10 +907,10 @@ refresh_loaded (LctlAccountManager *self,
  */
 void
 lctl_account_manager_refresh_async (LctlAccountManager *self,
-                                    const char *provider,
-                                    GCancellable *cancellable,
+                                    const char         *provider,
+                                    GCancellable       *cancellable,
                                     GAsyncReadyCallback callback,
-                                    gpointer user_data)
+                                    gpointer            user_data)
 {
   g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
 
@@ -933,17 +926,17 @@ lctl_account_manager_refresh_async (LctlAccountManager *self,
  */
 LctlToken *
 lctl_account_manager_refresh_finish (LctlAccountManager *self,
-                                     GAsyncResult *result,
-                                     GError **error)
+                                     GAsyncResult       *result,
+                                     GError            **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 typedef struct
 {
-  char *provider;
-  JsonObject *record;
-  JsonObject *old_record;
+  char           *provider;
+  JsonObject     *record;
+  JsonObject     *old_record;
   LctlTokenStore *old_store;
 } AddData;
 
@@ -958,9 +951,9 @@ add_data_free (AddData *data)
 }
 
 static void
-delete_old_cb (GObject *source,
+delete_old_cb (GObject      *source,
                GAsyncResult *result,
-               gpointer user_data)
+               gpointer      user_data)
 {
   g_autoptr (GError) error = NULL;
 
@@ -969,14 +962,14 @@ delete_old_cb (GObject *source,
 }
 
 static void
-add_saved_cb (GObject *source,
+add_saved_cb (GObject      *source,
               GAsyncResult *result,
-              gpointer user_data)
+              gpointer      user_data)
 {
   g_autoptr (GTask) task = user_data;
   LctlAccountManager *self = g_task_get_source_object (task);
-  AddData *data = g_task_get_task_data (task);
-  Account *account = lookup_account (self, data->provider, NULL);
+  AddData            *data = g_task_get_task_data (task);
+  Account            *account = lookup_account (self, data->provider, NULL);
   g_autoptr (GError) error = NULL;
 
   if (!lctl_token_store_save_finish (LCTL_TOKEN_STORE (source), result, &error))
@@ -1006,11 +999,11 @@ add_saved_cb (GObject *source,
 
 static void
 add_loaded (LctlAccountManager *self,
-            GTask *task)
+            GTask              *task)
 {
-  AddData *data = g_task_get_task_data (task);
-  GError *error = NULL;
-  Account *account = lookup_account (self, data->provider, &error);
+  AddData         *data = g_task_get_task_data (task);
+  GError          *error = NULL;
+  Account         *account = lookup_account (self, data->provider, &error);
   g_autofree char *name = NULL;
 
   if (account == NULL)
@@ -1040,11 +1033,11 @@ add_loaded (LctlAccountManager *self,
  */
 void
 lctl_account_manager_add_async (LctlAccountManager *self,
-                                const char *provider,
-                                JsonObject *record,
-                                GCancellable *cancellable,
+                                const char         *provider,
+                                JsonObject         *record,
+                                GCancellable       *cancellable,
                                 GAsyncReadyCallback callback,
-                                gpointer user_data)
+                                gpointer            user_data)
 {
   g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
   AddData *data = g_new0 (AddData, 1);
@@ -1053,22 +1046,22 @@ lctl_account_manager_add_async (LctlAccountManager *self,
   data->provider = g_strdup (provider);
   data->record = lctl_credential_copy (record);
   lctl_credential_normalize (data->record);
-  g_task_set_task_data (task, data, (GDestroyNotify)add_data_free);
+  g_task_set_task_data (task, data, (GDestroyNotify) add_data_free);
   with_loaded (self, task, add_loaded);
 }
 
 gboolean
 lctl_account_manager_add_finish (LctlAccountManager *self,
-                                 GAsyncResult *result,
-                                 GError **error)
+                                 GAsyncResult       *result,
+                                 GError            **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 typedef struct
 {
-  char *provider;
-  int pending;
+  char   *provider;
+  int     pending;
   GError *error;
 } LogoutData;
 
@@ -1081,9 +1074,9 @@ logout_data_free (LogoutData *data)
 }
 
 static void
-logout_deleted_cb (GObject *source,
+logout_deleted_cb (GObject      *source,
                    GAsyncResult *result,
-                   gpointer user_data)
+                   gpointer      user_data)
 {
   g_autoptr (GTask) task = user_data;
   LogoutData *data = g_task_get_task_data (task);
@@ -1101,11 +1094,11 @@ logout_deleted_cb (GObject *source,
 
 static void
 logout_loaded (LctlAccountManager *self,
-               GTask *task)
+               GTask              *task)
 {
   LogoutData *data = g_task_get_task_data (task);
-  GError *error = NULL;
-  Account *account = lookup_account (self, data->provider, &error);
+  GError     *error = NULL;
+  Account    *account = lookup_account (self, data->provider, &error);
 
   if (account == NULL)
     {
@@ -1138,24 +1131,24 @@ logout_loaded (LctlAccountManager *self,
  */
 void
 lctl_account_manager_logout_async (LctlAccountManager *self,
-                                   const char *provider,
-                                   GCancellable *cancellable,
+                                   const char         *provider,
+                                   GCancellable       *cancellable,
                                    GAsyncReadyCallback callback,
-                                   gpointer user_data)
+                                   gpointer            user_data)
 {
   g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
   LogoutData *data = g_new0 (LogoutData, 1);
 
   g_task_set_source_tag (task, lctl_account_manager_logout_async);
   data->provider = g_strdup (provider);
-  g_task_set_task_data (task, data, (GDestroyNotify)logout_data_free);
+  g_task_set_task_data (task, data, (GDestroyNotify) logout_data_free);
   with_loaded (self, task, logout_loaded);
 }
 
 gboolean
 lctl_account_manager_logout_finish (LctlAccountManager *self,
-                                    GAsyncResult *result,
-                                    GError **error)
+                                    GAsyncResult       *result,
+                                    GError            **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
@@ -1171,15 +1164,15 @@ lctl_account_manager_logout_finish (LctlAccountManager *self,
 GVariant *
 lctl_account_manager_list_accounts (LctlAccountManager *self)
 {
-  GVariantBuilder builder;
-  gsize n;
+  GVariantBuilder          builder;
+  gsize                    n;
   const LctlOAuthProvider *providers = lctl_oauth_provider_get_all (&n);
 
   g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
   for (gsize i = 0; i < n; i++)
     {
-      Account *account = g_hash_table_lookup (self->accounts, providers[i].id);
-      const char *email, *account_id, *project;
+      Account        *account = g_hash_table_lookup (self->accounts, providers[i].id);
+      const char     *email, *account_id, *project;
       GVariantBuilder dict;
 
       if (account->record == NULL)
@@ -1220,10 +1213,10 @@ lctl_account_manager_list_accounts (LctlAccountManager *self)
 char **
 lctl_account_manager_get_needs_login (LctlAccountManager *self)
 {
-  GStrvBuilder *builder = g_strv_builder_new ();
-  gsize n;
+  GStrvBuilder            *builder = g_strv_builder_new ();
+  gsize                    n;
   const LctlOAuthProvider *providers = lctl_oauth_provider_get_all (&n);
-  char **out;
+  char                   **out;
 
   for (gsize i = 0; i < n; i++)
     {
@@ -1247,7 +1240,7 @@ lctl_account_manager_get_needs_login (LctlAccountManager *self)
  */
 JsonObject *
 lctl_account_manager_get_record (LctlAccountManager *self,
-                                 const char *provider)
+                                 const char         *provider)
 {
   Account *account = lookup_account (self, provider, NULL);
 
@@ -1262,7 +1255,7 @@ lctl_account_manager_get_record (LctlAccountManager *self,
  */
 const char *
 lctl_account_manager_get_backend (LctlAccountManager *self,
-                                  const char *provider)
+                                  const char         *provider)
 {
   Account *account = lookup_account (self, provider, NULL);
 
@@ -1278,7 +1271,7 @@ lctl_account_manager_get_backend (LctlAccountManager *self,
  * before first use). `LITELLMCTL_TOKEN_STORE=file` still wins.
  */
 void
-lctl_account_manager_set_store_preference (LctlAccountManager *self,
+lctl_account_manager_set_store_preference (LctlAccountManager      *self,
                                            LctlTokenStorePreference preference)
 {
   g_return_if_fail (LCTL_IS_ACCOUNT_MANAGER (self));
@@ -1294,7 +1287,7 @@ lctl_account_manager_set_store_preference (LctlAccountManager *self,
  */
 void
 lctl_account_manager_set_store (LctlAccountManager *self,
-                                LctlTokenStore *store)
+                                LctlTokenStore     *store)
 {
   g_return_if_fail (LCTL_IS_ACCOUNT_MANAGER (self));
   g_return_if_fail (self->load_state == LOAD_NONE);
@@ -1310,10 +1303,10 @@ lctl_account_manager_set_store (LctlAccountManager *self,
  */
 void
 lctl_account_manager_set_proactive_refresh (LctlAccountManager *self,
-                                            gboolean enabled)
+                                            gboolean            enabled)
 {
   GHashTableIter iter;
-  gpointer value;
+  gpointer       value;
 
   g_return_if_fail (LCTL_IS_ACCOUNT_MANAGER (self));
 
@@ -1338,7 +1331,7 @@ lctl_account_manager_set_proactive_refresh (LctlAccountManager *self,
  */
 void
 lctl_account_manager_set_retry_delay (LctlAccountManager *self,
-                                      unsigned milliseconds)
+                                      unsigned            milliseconds)
 {
   g_return_if_fail (LCTL_IS_ACCOUNT_MANAGER (self));
 
@@ -1362,8 +1355,8 @@ static void
 lctl_account_manager_dispose (GObject *object)
 {
   LctlAccountManager *self = LCTL_ACCOUNT_MANAGER (object);
-  GHashTableIter iter;
-  gpointer value;
+  GHashTableIter      iter;
+  gpointer            value;
 
   g_cancellable_cancel (self->cancellable);
   g_hash_table_iter_init (&iter, self->accounts);
@@ -1411,12 +1404,12 @@ lctl_account_manager_class_init (LctlAccountManagerClass *klass)
 static void
 lctl_account_manager_init (LctlAccountManager *self)
 {
-  gsize n;
+  gsize                    n;
   const LctlOAuthProvider *providers = lctl_oauth_provider_get_all (&n);
 
   self->session = soup_session_new_with_options ("timeout", 30, "user-agent", PACKAGE_NAME "/" PACKAGE_VERSION, NULL);
   self->cancellable = g_cancellable_new ();
-  self->accounts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)account_free);
+  self->accounts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) account_free);
   self->load_waiters = g_array_new (FALSE, FALSE, sizeof (LoadWaiter));
   self->proactive = TRUE;
   self->retry_delay_ms = 1000;
@@ -1427,7 +1420,7 @@ lctl_account_manager_init (LctlAccountManager *self)
       account->manager = self;
       account->provider = &providers[i];
       account->waiters = g_ptr_array_new_with_free_func (g_object_unref);
-      g_hash_table_insert (self->accounts, (gpointer)providers[i].id, account);
+      g_hash_table_insert (self->accounts, (gpointer) providers[i].id, account);
     }
 }
 

@@ -48,15 +48,15 @@ lctl_credential_transfer_export (GHashTable *records)
   g_autoptr (GDateTime) now = g_date_time_new_now_local ();
   g_autofree char *stamp = g_date_time_format (now, "%Y-%m-%d %H:%M:%S");
   g_autoptr (GPtrArray) names = g_ptr_array_new ();
-  gsize n;
+  gsize                    n;
   const LctlOAuthProvider *providers = lctl_oauth_provider_get_all (&n);
-  g_autofree char *joined = NULL;
+  g_autofree char         *joined = NULL;
 
   for (gsize i = 0; i < n; i++)
     if (g_hash_table_contains (records, providers[i].id))
-      g_ptr_array_add (names, (gpointer)providers[i].id);
+      g_ptr_array_add (names, (gpointer) providers[i].id);
   g_ptr_array_add (names, NULL);
-  joined = g_strjoinv (", ", (char **)names->pdata);
+  joined = g_strjoinv (", ", (char **) names->pdata);
 
   g_string_append (out, "#!/usr/bin/env bash\n"
                         "# litellmctl credential transfer\n");
@@ -69,7 +69,7 @@ lctl_credential_transfer_export (GHashTable *records)
                         "set -euo pipefail\n");
   for (gsize i = 0; i < n; i++)
     {
-      JsonObject *record = g_hash_table_lookup (records, providers[i].id);
+      JsonObject      *record = g_hash_table_lookup (records, providers[i].id);
       g_autofree char *account = NULL;
 
       if (record == NULL)
@@ -80,14 +80,14 @@ lctl_credential_transfer_export (GHashTable *records)
   g_string_append (out, "LITELLMCTL_CREDENTIALS=(\n");
   for (gsize i = 0; i < n; i++)
     {
-      JsonObject *record = g_hash_table_lookup (records, providers[i].id);
+      JsonObject      *record = g_hash_table_lookup (records, providers[i].id);
       g_autofree char *json = NULL;
       g_autofree char *b64 = NULL;
 
       if (record == NULL)
         continue;
       json = lctl_credential_to_string (record, FALSE);
-      b64 = g_base64_encode ((const guchar *)json, strlen (json));
+      b64 = g_base64_encode ((const guchar *) json, strlen (json));
       g_string_append_printf (out, "  '%s:%s'\n", providers[i].id, b64);
       explicit_bzero (json, strlen (json));
       explicit_bzero (b64, strlen (b64));
@@ -101,15 +101,15 @@ static gboolean
 add_payload (GHashTable *out,
              const char *name,
              const char *b64,
-             GError **error)
+             GError    **error)
 {
   const LctlOAuthProvider *provider = NULL;
-  g_autofree char *key = g_strdup (name);
-  g_autofree guchar *raw = NULL;
-  g_autofree char *json = NULL;
+  g_autofree char         *key = g_strdup (name);
+  g_autofree guchar       *raw = NULL;
+  g_autofree char         *json = NULL;
   g_autoptr (GError) local = NULL;
   JsonObject *record;
-  gsize len = 0;
+  gsize       len = 0;
 
   /* `auth.qwen_portal.json` (the seed's file names) or `qwen_portal`. */
   if (g_str_has_suffix (key, ".json"))
@@ -121,7 +121,7 @@ add_payload (GHashTable *out,
       return TRUE;
     }
   raw = g_base64_decode (b64, &len);
-  json = g_strndup ((const char *)raw, len);
+  json = g_strndup ((const char *) raw, len);
   if (raw != NULL)
     explicit_bzero (raw, len);
   record = lctl_credential_from_string (json, &local);
@@ -133,27 +133,26 @@ add_payload (GHashTable *out,
       return FALSE;
     }
   lctl_credential_normalize (record);
-  g_hash_table_replace (out, (gpointer)provider->id, record);
+  g_hash_table_replace (out, (gpointer) provider->id, record);
   return TRUE;
 }
 
 static gboolean
 parse_bundle (GHashTable *out,
               const char *b64,
-              GError **error)
+              GError    **error)
 {
   g_autofree guchar *raw = NULL;
-  g_autofree char *json = NULL;
+  g_autofree char   *json = NULL;
   g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonNode *root;
+  JsonNode   *root;
   JsonObject *bundle;
   g_autoptr (GList) members = NULL;
   gsize len = 0;
 
   raw = g_base64_decode (b64, &len);
-  json = g_strndup ((const char *)raw, len);
-  if (!json_parser_load_from_data (parser, json, -1, NULL)
-      || (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  json = g_strndup ((const char *) raw, len);
+  if (!json_parser_load_from_data (parser, json, -1, NULL) || (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error_literal (error, LCTL_ERROR, LCTL_ERROR_INVALID_ARGUMENT,
                            "The credential bundle is not base64 of a JSON object");
@@ -163,14 +162,14 @@ parse_bundle (GHashTable *out,
   members = json_object_get_members (bundle);
   for (GList *l = members; l != NULL; l = l->next)
     {
-      JsonNode *node = json_object_get_member (bundle, l->data);
+      JsonNode        *node = json_object_get_member (bundle, l->data);
       g_autofree char *text = NULL;
       g_autofree char *b64_record = NULL;
 
       if (!JSON_NODE_HOLDS_OBJECT (node))
         continue;
       text = lctl_credential_to_string (json_node_get_object (node), FALSE);
-      b64_record = g_base64_encode ((const guchar *)text, strlen (text));
+      b64_record = g_base64_encode ((const guchar *) text, strlen (text));
       if (!add_payload (out, l->data, b64_record, error))
         return FALSE;
     }
@@ -188,10 +187,10 @@ parse_bundle (GHashTable *out,
  */
 GHashTable *
 lctl_credential_transfer_parse (const char *text,
-                                GError **error)
+                                GError    **error)
 {
   g_autoptr (GHashTable) out = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
-                                                      (GDestroyNotify)json_object_unref);
+                                                      (GDestroyNotify) json_object_unref);
   g_autoptr (GRegex) ours = g_regex_new ("(?:^|[^A-Za-z0-9_.])(chatgpt|gemini_cli|qwen_portal|kimi_code):"
                                          "([A-Za-z0-9+/]+={0,2})",
                                          G_REGEX_MULTILINE, 0, NULL);

@@ -8,8 +8,8 @@
 
 G_BEGIN_DECLS
 
-char *lctl_credential_transfer_export (GHashTable *records);
+char       *lctl_credential_transfer_export (GHashTable *records);
 GHashTable *lctl_credential_transfer_parse (const char *text,
-                                            GError **error);
+                                            GError    **error);
 
 G_END_DECLS

@@ -48,7 +48,7 @@ file_op_free (FileOp *op)
 
 static char *
 provider_path (LctlFileTokenStore *self,
-               const char *provider)
+               const char         *provider)
 {
   g_autofree char *name = g_strconcat (provider, ".json", NULL);
 
@@ -59,33 +59,33 @@ provider_path (LctlFileTokenStore *self,
 
 static GTask *
 file_task_new (LctlFileTokenStore *self,
-               const char *provider,
-               GCancellable *cancellable,
+               const char         *provider,
+               GCancellable       *cancellable,
                GAsyncReadyCallback callback,
-               gpointer user_data,
-               gpointer source_tag)
+               gpointer            user_data,
+               gpointer            source_tag)
 {
-  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  GTask  *task = g_task_new (self, cancellable, callback, user_data);
   FileOp *op = g_new0 (FileOp, 1);
 
   g_task_set_source_tag (task, source_tag);
   op->path = provider_path (self, provider);
   op->directory = g_strdup (self->directory);
-  g_task_set_task_data (task, op, (GDestroyNotify)file_op_free);
+  g_task_set_task_data (task, op, (GDestroyNotify) file_op_free);
   return task;
 }
 
 static void
-load_thread (GTask *task,
-             gpointer source,
-             gpointer task_data,
+load_thread (GTask        *task,
+             gpointer      source,
+             gpointer      task_data,
              GCancellable *cancellable)
 {
-  FileOp *op = task_data;
+  FileOp          *op = task_data;
   g_autofree char *contents = NULL;
   g_autoptr (GError) error = NULL;
   JsonObject *record;
-  gsize len = 0;
+  gsize       len = 0;
 
   if (!g_file_get_contents (op->path, &contents, &len, &error))
     {
@@ -104,15 +104,15 @@ load_thread (GTask *task,
       return;
     }
   lctl_credential_normalize (record);
-  g_task_return_pointer (task, record, (GDestroyNotify)json_object_unref);
+  g_task_return_pointer (task, record, (GDestroyNotify) json_object_unref);
 }
 
 static void
-lctl_file_token_store_load_async (LctlTokenStore *store,
-                                  const char *provider,
-                                  GCancellable *cancellable,
+lctl_file_token_store_load_async (LctlTokenStore     *store,
+                                  const char         *provider,
+                                  GCancellable       *cancellable,
                                   GAsyncReadyCallback callback,
-                                  gpointer user_data)
+                                  gpointer            user_data)
 {
   g_autoptr (GTask) task = file_task_new (LCTL_FILE_TOKEN_STORE (store), provider, cancellable,
                                           callback, user_data, lctl_file_token_store_load_async);
@@ -122,15 +122,15 @@ lctl_file_token_store_load_async (LctlTokenStore *store,
 
 static JsonObject *
 lctl_file_token_store_load_finish (LctlTokenStore *store,
-                                   GAsyncResult *result,
-                                   GError **error)
+                                   GAsyncResult   *result,
+                                   GError        **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 static gboolean
 ensure_private_directory (const char *directory,
-                          GError **error)
+                          GError    **error)
 {
   if (g_mkdir_with_parents (directory, 0700) != 0 || g_chmod (directory, 0700) != 0)
     {
@@ -144,17 +144,16 @@ ensure_private_directory (const char *directory,
 }
 
 static void
-save_thread (GTask *task,
-             gpointer source,
-             gpointer task_data,
+save_thread (GTask        *task,
+             gpointer      source,
+             gpointer      task_data,
              GCancellable *cancellable)
 {
   FileOp *op = task_data;
   g_autoptr (GError) error = NULL;
 
-  if (!ensure_private_directory (op->directory, &error)
-      || !g_file_set_contents_full (op->path, op->contents, -1,
-                                    G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
+  if (!ensure_private_directory (op->directory, &error) || !g_file_set_contents_full (op->path, op->contents, -1,
+                                                                                      G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -163,17 +162,17 @@ save_thread (GTask *task,
 }
 
 static void
-lctl_file_token_store_save_async (LctlTokenStore *store,
-                                  const char *provider,
-                                  const char *account,
-                                  JsonObject *record,
-                                  GCancellable *cancellable,
+lctl_file_token_store_save_async (LctlTokenStore     *store,
+                                  const char         *provider,
+                                  const char         *account,
+                                  JsonObject         *record,
+                                  GCancellable       *cancellable,
                                   GAsyncReadyCallback callback,
-                                  gpointer user_data)
+                                  gpointer            user_data)
 {
   g_autoptr (GTask) task = file_task_new (LCTL_FILE_TOKEN_STORE (store), provider, cancellable,
                                           callback, user_data, lctl_file_token_store_save_async);
-  FileOp *op = g_task_get_task_data (task);
+  FileOp          *op = g_task_get_task_data (task);
   g_autofree char *json = lctl_credential_to_string (record, TRUE);
 
   op->contents = g_strconcat (json, "\n", NULL);
@@ -183,16 +182,16 @@ lctl_file_token_store_save_async (LctlTokenStore *store,
 
 static gboolean
 lctl_file_token_store_save_finish (LctlTokenStore *store,
-                                   GAsyncResult *result,
-                                   GError **error)
+                                   GAsyncResult   *result,
+                                   GError        **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 static void
-delete_thread (GTask *task,
-               gpointer source,
-               gpointer task_data,
+delete_thread (GTask        *task,
+               gpointer      source,
+               gpointer      task_data,
                GCancellable *cancellable)
 {
   FileOp *op = task_data;
@@ -228,12 +227,12 @@ delete_thread (GTask *task,
 }
 
 static void
-lctl_file_token_store_delete_async (LctlTokenStore *store,
-                                    const char *provider,
-                                    const char *account,
-                                    GCancellable *cancellable,
+lctl_file_token_store_delete_async (LctlTokenStore     *store,
+                                    const char         *provider,
+                                    const char         *account,
+                                    GCancellable       *cancellable,
                                     GAsyncReadyCallback callback,
-                                    gpointer user_data)
+                                    gpointer            user_data)
 {
   g_autoptr (GTask) task = file_task_new (LCTL_FILE_TOKEN_STORE (store), provider, cancellable,
                                           callback, user_data, lctl_file_token_store_delete_async);
@@ -245,8 +244,8 @@ lctl_file_token_store_delete_async (LctlTokenStore *store,
 
 static gboolean
 lctl_file_token_store_delete_finish (LctlTokenStore *store,
-                                     GAsyncResult *result,
-                                     GError **error)
+                                     GAsyncResult   *result,
+                                     GError        **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
@@ -263,7 +262,7 @@ lctl_file_token_store_finalize (GObject *object)
 static void
 lctl_file_token_store_class_init (LctlFileTokenStoreClass *klass)
 {
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GObjectClass        *object_class = G_OBJECT_CLASS (klass);
   LctlTokenStoreClass *store_class = LCTL_TOKEN_STORE_CLASS (klass);
 
   object_class->finalize = lctl_file_token_store_finalize;

@@ -12,7 +12,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (LctlFileTokenStore, lctl_file_token_store, LCTL, FILE_TOKEN_STORE, LctlTokenStore)
 
 LctlFileTokenStore *lctl_file_token_store_new (const char *directory);
-const char *lctl_file_token_store_get_directory (LctlFileTokenStore *self);
-char *lctl_file_token_store_default_directory (void);
+const char         *lctl_file_token_store_get_directory (LctlFileTokenStore *self);
+char               *lctl_file_token_store_default_directory (void);
 
 G_END_DECLS

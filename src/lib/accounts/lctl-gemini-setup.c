@@ -28,14 +28,14 @@ typedef enum
 
 typedef struct
 {
-  SoupSession *session;
-  JsonObject *record;
+  SoupSession           *session;
+  JsonObject            *record;
   LctlGeminiProgressFunc progress;
-  gpointer progress_data;
-  char *env_project;
-  char *project;
-  char *bearer;
-  Step step;
+  gpointer               progress_data;
+  char                  *env_project;
+  char                  *project;
+  char                  *bearer;
+  Step                   step;
 } Setup;
 
 static void
@@ -54,17 +54,17 @@ setup_free (Setup *setup)
 static void next_step (GTask *task);
 
 static void
-progress (Setup *setup,
+progress (Setup      *setup,
           const char *format,
           ...) G_GNUC_PRINTF (2, 3);
 
 static void
-progress (Setup *setup,
+progress (Setup      *setup,
           const char *format,
           ...)
 {
   g_autofree char *message = NULL;
-  va_list ap;
+  va_list          ap;
 
   if (setup->progress == NULL)
     return;
@@ -77,9 +77,9 @@ progress (Setup *setup,
 /* Returns the reply of a step, or NULL when the task was cancelled (and
  * then returned) or the request failed (then the next step runs). */
 static LctlOAuthReply *
-step_reply (GTask *task,
+step_reply (GTask        *task,
             GAsyncResult *result,
-            const char *what)
+            const char   *what)
 {
   Setup *setup = g_task_get_task_data (task);
   g_autoptr (GError) error = NULL;
@@ -98,9 +98,9 @@ step_reply (GTask *task,
 }
 
 static void
-userinfo_cb (GObject *source,
+userinfo_cb (GObject      *source,
              GAsyncResult *result,
-             gpointer user_data)
+             gpointer      user_data)
 {
   g_autoptr (GTask) task = user_data;
   Setup *setup = g_task_get_task_data (task);
@@ -123,8 +123,7 @@ project_from_load (JsonObject *answer)
   if (answer == NULL)
     return NULL;
   node = json_object_get_member (answer, "cloudaicompanionProject");
-  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node)
-      && lctl_credential_get_string (json_node_get_object (node), "id") != NULL)
+  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node) && lctl_credential_get_string (json_node_get_object (node), "id") != NULL)
     return g_strdup (lctl_credential_get_string (json_node_get_object (node), "id"));
   if (lctl_credential_get_string (answer, "cloudaicompanionProject") != NULL)
     return g_strdup (lctl_credential_get_string (answer, "cloudaicompanionProject"));
@@ -134,9 +133,9 @@ project_from_load (JsonObject *answer)
 }
 
 static void
-load_cb (GObject *source,
+load_cb (GObject      *source,
          GAsyncResult *result,
-         gpointer user_data)
+         gpointer      user_data)
 {
   g_autoptr (GTask) task = user_data;
   Setup *setup = g_task_get_task_data (task);
@@ -164,22 +163,21 @@ load_cb (GObject *source,
 }
 
 static void
-projects_cb (GObject *source,
+projects_cb (GObject      *source,
              GAsyncResult *result,
-             gpointer user_data)
+             gpointer      user_data)
 {
   g_autoptr (GTask) task = user_data;
   Setup *setup = g_task_get_task_data (task);
   g_autoptr (LctlOAuthReply) reply = step_reply (task, result, "Listing Cloud projects");
   JsonObject *answer;
-  JsonArray *projects;
+  JsonArray  *projects;
   const char *chosen = NULL;
 
   if (reply == NULL)
     return;
   answer = lctl_oauth_reply_get_object (reply);
-  if (reply->status != 200 || answer == NULL || !json_object_has_member (answer, "projects")
-      || !JSON_NODE_HOLDS_ARRAY (json_object_get_member (answer, "projects")))
+  if (reply->status != 200 || answer == NULL || !json_object_has_member (answer, "projects") || !JSON_NODE_HOLDS_ARRAY (json_object_get_member (answer, "projects")))
     {
       next_step (task);
       return;
@@ -189,8 +187,8 @@ projects_cb (GObject *source,
   projects = json_object_get_array_member (answer, "projects");
   for (guint i = 0; i < json_array_get_length (projects) && chosen == NULL; i++)
     {
-      JsonNode *node = json_array_get_element (projects, i);
-      const char *name, *id;
+      JsonNode        *node = json_array_get_element (projects, i);
+      const char      *name, *id;
       g_autofree char *lower = NULL;
 
       if (!JSON_NODE_HOLDS_OBJECT (node))
@@ -201,8 +199,7 @@ projects_cb (GObject *source,
       if (id != NULL && (strstr (lower, "gemini") != NULL || strstr (id, "lang") != NULL))
         chosen = id;
     }
-  if (chosen == NULL && json_array_get_length (projects) > 0
-      && JSON_NODE_HOLDS_OBJECT (json_array_get_element (projects, 0)))
+  if (chosen == NULL && json_array_get_length (projects) > 0 && JSON_NODE_HOLDS_OBJECT (json_array_get_element (projects, 0)))
     chosen = lctl_credential_get_string (json_array_get_object_element (projects, 0), "projectId");
   if (chosen != NULL)
     {
@@ -213,9 +210,9 @@ projects_cb (GObject *source,
 }
 
 static void
-best_effort_cb (GObject *source,
+best_effort_cb (GObject      *source,
                 GAsyncResult *result,
-                gpointer user_data)
+                gpointer      user_data)
 {
   g_autoptr (GTask) task = user_data;
   g_autoptr (LctlOAuthReply) reply = step_reply (task, result, "Code Assist setup");
@@ -255,105 +252,105 @@ onboard_body (const char *project)
 static void
 next_step (GTask *task)
 {
-  Setup *setup = g_task_get_task_data (task);
+  Setup        *setup = g_task_get_task_data (task);
   GCancellable *cancellable = g_task_get_cancellable (task);
-  const char *headers[] = { "Authorization", setup->bearer, "Content-Type", "application/json", NULL };
-  Step step = setup->step++;
+  const char   *headers[] = { "Authorization", setup->bearer, "Content-Type", "application/json", NULL };
+  Step          step = setup->step++;
 
   switch (step)
     {
-      case STEP_USERINFO:
-        {
-          g_autofree char *url = NULL;
+    case STEP_USERINFO:
+      {
+        g_autofree char *url = NULL;
 
-          if (lctl_credential_get_string (setup->record, "email") != NULL)
-            {
-              next_step (task);
-              return;
-            }
-          url = lctl_oauth_url ("LITELLMCTL_GEMINI_AUTH_BASE", "https://www.googleapis.com",
-                                "/oauth2/v1/userinfo?alt=json");
-          progress (setup, "Reading the account's e-mail...");
-          lctl_oauth_http_async (setup->session, "GET", url, headers, NULL, NULL, cancellable, userinfo_cb,
-                                 g_object_ref (task));
-          return;
-        }
-      case STEP_LOAD_CODE_ASSIST:
-        {
-          g_autofree char *url = NULL;
-          g_autoptr (JsonObject) body = json_object_new ();
-          g_autofree char *text = NULL;
-
-          if (lctl_credential_get_string (setup->record, "project_id") != NULL)
-            {
-              setup->step = STEP_DONE;
-              next_step (task);
-              return;
-            }
-          if (setup->env_project != NULL)
-            {
-              json_object_set_string_member (body, "cloudaicompanionProject", setup->env_project);
-              setup->project = g_strdup (setup->env_project);
-            }
-          url = lctl_oauth_code_assist_url ("loadCodeAssist");
-          text = lctl_credential_to_string (body, FALSE);
-          progress (setup, "Looking up the Code Assist project...");
-          lctl_oauth_http_async (setup->session, "POST", url, headers, "application/json", text, cancellable,
-                                 load_cb, g_object_ref (task));
-          return;
-        }
-      case STEP_LIST_PROJECTS:
-        {
-          g_autofree char *url = NULL;
-
-          if (setup->env_project != NULL)
-            {
-              next_step (task);
-              return;
-            }
-          url = lctl_oauth_url ("LITELLMCTL_GEMINI_AUTH_BASE", "https://cloudresourcemanager.googleapis.com",
-                                "/v1/projects");
-          lctl_oauth_http_async (setup->session, "GET", url, headers, NULL, NULL, cancellable, projects_cb,
-                                 g_object_ref (task));
-          return;
-        }
-      case STEP_ONBOARD:
-        {
-          g_autofree char *url = NULL;
-          g_autofree char *body = NULL;
-
-          if (setup->project == NULL)
-            {
-              setup->step = STEP_DONE;
-              next_step (task);
-              return;
-            }
-          url = lctl_oauth_code_assist_url ("onboardUser");
-          body = onboard_body (setup->project);
-          progress (setup, "Onboarding project %s to Code Assist...", setup->project);
-          lctl_oauth_http_async (setup->session, "POST", url, headers, "application/json", body, cancellable,
-                                 best_effort_cb, g_object_ref (task));
-          return;
-        }
-      case STEP_ENABLE:
-        {
-          g_autofree char *path = g_strdup_printf ("/v1/projects/%s/services/cloudaicompanion.googleapis.com:enable",
-                                                   setup->project);
-          g_autofree char *url = lctl_oauth_url ("LITELLMCTL_GEMINI_AUTH_BASE", "https://serviceusage.googleapis.com",
-                                                 path);
-
-          lctl_oauth_http_async (setup->session, "POST", url, headers, "application/json", "{}", cancellable,
-                                 best_effort_cb, g_object_ref (task));
-          return;
-        }
-      case STEP_DONE:
-      default:
-        if (setup->project != NULL)
-          json_object_set_string_member (setup->record, "project_id", setup->project);
-        else if (lctl_credential_get_string (setup->record, "project_id") == NULL)
-          json_object_set_null_member (setup->record, "project_id");
-        g_task_return_boolean (task, TRUE);
+        if (lctl_credential_get_string (setup->record, "email") != NULL)
+          {
+            next_step (task);
+            return;
+          }
+        url = lctl_oauth_url ("LITELLMCTL_GEMINI_AUTH_BASE", "https://www.googleapis.com",
+                              "/oauth2/v1/userinfo?alt=json");
+        progress (setup, "Reading the account's e-mail...");
+        lctl_oauth_http_async (setup->session, "GET", url, headers, NULL, NULL, cancellable, userinfo_cb,
+                               g_object_ref (task));
         return;
+      }
+    case STEP_LOAD_CODE_ASSIST:
+      {
+        g_autofree char *url = NULL;
+        g_autoptr (JsonObject) body = json_object_new ();
+        g_autofree char *text = NULL;
+
+        if (lctl_credential_get_string (setup->record, "project_id") != NULL)
+          {
+            setup->step = STEP_DONE;
+            next_step (task);
+            return;
+          }
+        if (setup->env_project != NULL)
+          {
+            json_object_set_string_member (body, "cloudaicompanionProject", setup->env_project);
+            setup->project = g_strdup (setup->env_project);
+          }
+        url = lctl_oauth_code_assist_url ("loadCodeAssist");
+        text = lctl_credential_to_string (body, FALSE);
+        progress (setup, "Looking up the Code Assist project...");
+        lctl_oauth_http_async (setup->session, "POST", url, headers, "application/json", text, cancellable,
+                               load_cb, g_object_ref (task));
+        return;
+      }
+    case STEP_LIST_PROJECTS:
+      {
+        g_autofree char *url = NULL;
+
+        if (setup->env_project != NULL)
+          {
+            next_step (task);
+            return;
+          }
+        url = lctl_oauth_url ("LITELLMCTL_GEMINI_AUTH_BASE", "https://cloudresourcemanager.googleapis.com",
+                              "/v1/projects");
+        lctl_oauth_http_async (setup->session, "GET", url, headers, NULL, NULL, cancellable, projects_cb,
+                               g_object_ref (task));
+        return;
+      }
+    case STEP_ONBOARD:
+      {
+        g_autofree char *url = NULL;
+        g_autofree char *body = NULL;
+
+        if (setup->project == NULL)
+          {
+            setup->step = STEP_DONE;
+            next_step (task);
+            return;
+          }
+        url = lctl_oauth_code_assist_url ("onboardUser");
+        body = onboard_body (setup->project);
+        progress (setup, "Onboarding project %s to Code Assist...", setup->project);
+        lctl_oauth_http_async (setup->session, "POST", url, headers, "application/json", body, cancellable,
+                               best_effort_cb, g_object_ref (task));
+        return;
+      }
+    case STEP_ENABLE:
+      {
+        g_autofree char *path = g_strdup_printf ("/v1/projects/%s/services/cloudaicompanion.googleapis.com:enable",
+                                                 setup->project);
+        g_autofree char *url = lctl_oauth_url ("LITELLMCTL_GEMINI_AUTH_BASE", "https://serviceusage.googleapis.com",
+                                               path);
+
+        lctl_oauth_http_async (setup->session, "POST", url, headers, "application/json", "{}", cancellable,
+                               best_effort_cb, g_object_ref (task));
+        return;
+      }
+    case STEP_DONE:
+    default:
+      if (setup->project != NULL)
+        json_object_set_string_member (setup->record, "project_id", setup->project);
+      else if (lctl_credential_get_string (setup->record, "project_id") == NULL)
+        json_object_set_null_member (setup->record, "project_id");
+      g_task_return_boolean (task, TRUE);
+      return;
     }
 }
 
@@ -365,8 +362,7 @@ next_step (GTask *task)
 gboolean
 lctl_gemini_setup_needed (JsonObject *record)
 {
-  return lctl_credential_get_string (record, "email") == NULL
-         || lctl_credential_get_string (record, "project_id") == NULL;
+  return lctl_credential_get_string (record, "email") == NULL || lctl_credential_get_string (record, "project_id") == NULL;
 }
 
 /**
@@ -380,16 +376,16 @@ lctl_gemini_setup_needed (JsonObject *record)
  * cancellation is an error.
  */
 void
-lctl_gemini_setup_async (SoupSession *session,
-                         JsonObject *record,
+lctl_gemini_setup_async (SoupSession           *session,
+                         JsonObject            *record,
                          LctlGeminiProgressFunc progress_func,
-                         gpointer progress_data,
-                         GCancellable *cancellable,
-                         GAsyncReadyCallback callback,
-                         gpointer user_data)
+                         gpointer               progress_data,
+                         GCancellable          *cancellable,
+                         GAsyncReadyCallback    callback,
+                         gpointer               user_data)
 {
   g_autoptr (GTask) task = g_task_new (NULL, cancellable, callback, user_data);
-  Setup *setup = g_new0 (Setup, 1);
+  Setup      *setup = g_new0 (Setup, 1);
   const char *env_project = g_getenv ("GOOGLE_CLOUD_PROJECT");
 
   if (env_project == NULL || *env_project == '\0')
@@ -401,13 +397,13 @@ lctl_gemini_setup_async (SoupSession *session,
   setup->progress_data = progress_data;
   setup->env_project = env_project != NULL && *env_project != '\0' ? g_strdup (env_project) : NULL;
   setup->bearer = g_strconcat ("Bearer ", lctl_credential_get_string (record, "access_token"), NULL);
-  g_task_set_task_data (task, setup, (GDestroyNotify)setup_free);
+  g_task_set_task_data (task, setup, (GDestroyNotify) setup_free);
   next_step (task);
 }
 
 gboolean
 lctl_gemini_setup_finish (GAsyncResult *result,
-                          GError **error)
+                          GError      **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -15,17 +15,17 @@ G_BEGIN_DECLS
  * @user_data: The data given with the function.
  */
 typedef void (*LctlGeminiProgressFunc) (const char *message,
-                                        gpointer user_data);
+                                        gpointer    user_data);
 
-void lctl_gemini_setup_async (SoupSession *session,
-                              JsonObject *record,
-                              LctlGeminiProgressFunc progress,
-                              gpointer progress_data,
-                              GCancellable *cancellable,
-                              GAsyncReadyCallback callback,
-                              gpointer user_data);
+void     lctl_gemini_setup_async (SoupSession           *session,
+                                  JsonObject            *record,
+                                  LctlGeminiProgressFunc progress,
+                                  gpointer               progress_data,
+                                  GCancellable          *cancellable,
+                                  GAsyncReadyCallback    callback,
+                                  gpointer               user_data);
 gboolean lctl_gemini_setup_finish (GAsyncResult *result,
-                                   GError **error);
+                                   GError      **error);
 gboolean lctl_gemini_setup_needed (JsonObject *record);
 
 G_END_DECLS

@@ -29,31 +29,31 @@ struct _LctlLoginFlow
 {
   GObject parent_instance;
 
-  char *id;
+  char                    *id;
   const LctlOAuthProvider *provider;
-  SoupSession *session;
-  gboolean headless;
-  double time_scale;
+  SoupSession             *session;
+  gboolean                 headless;
+  double                   time_scale;
 
-  GTask *task;
-  gboolean cancelled;
+  GTask        *task;
+  gboolean      cancelled;
   GCancellable *cancellable;
-  gulong cancelled_id;
-  guint timeout_id;
-  guint poll_id;
-  GVariant *prompt;
+  gulong        cancelled_id;
+  guint         timeout_id;
+  guint         poll_id;
+  GVariant     *prompt;
 
   /* PKCE */
   SoupServer *server;
-  char *verifier;
-  char *state;
-  char *redirect_uri;
-  char *client_id;
-  char *client_secret;
-  gboolean have_code;
+  char       *verifier;
+  char       *state;
+  char       *redirect_uri;
+  char       *client_id;
+  char       *client_secret;
+  gboolean    have_code;
 
   /* Device code */
-  char *device_code;
+  char  *device_code;
   double interval;
   gint64 deadline;
 
@@ -88,7 +88,7 @@ flow_cleanup (LctlLoginFlow *self)
 
 static void
 flow_fail (LctlLoginFlow *self,
-           GError *error)
+           GError        *error)
 {
   g_autoptr (GTask) task = g_steal_pointer (&self->task);
 
@@ -106,8 +106,8 @@ flow_fail (LctlLoginFlow *self,
 
 static void
 flow_fail_literal (LctlLoginFlow *self,
-                   int code,
-                   const char *message)
+                   int            code,
+                   const char    *message)
 {
   flow_fail (self, g_error_new_literal (LCTL_ERROR, code, message));
 }
@@ -122,7 +122,7 @@ flow_succeed (LctlLoginFlow *self)
   self->task = task;
   flow_cleanup (self);
   self->task = NULL;
-  g_task_return_pointer (task, json_object_ref (self->record), (GDestroyNotify)json_object_unref);
+  g_task_return_pointer (task, json_object_ref (self->record), (GDestroyNotify) json_object_unref);
 }
 
 static gboolean
@@ -133,16 +133,16 @@ flow_active (LctlLoginFlow *self)
 
 static void
 progress (LctlLoginFlow *self,
-          const char *format,
+          const char    *format,
           ...) G_GNUC_PRINTF (2, 3);
 
 static void
 progress (LctlLoginFlow *self,
-          const char *format,
+          const char    *format,
           ...)
 {
   g_autofree char *message = NULL;
-  va_list ap;
+  va_list          ap;
 
   va_start (ap, format);
   message = g_strdup_vprintf (format, ap);
@@ -152,9 +152,9 @@ progress (LctlLoginFlow *self,
 
 static void
 emit_prompt (LctlLoginFlow *self,
-             const char *url,
-             const char *user_code,
-             gint64 expires_at)
+             const char    *url,
+             const char    *user_code,
+             gint64         expires_at)
 {
   GVariantDict dict;
 
@@ -183,12 +183,12 @@ emit_prompt (LctlLoginFlow *self,
 }
 
 static void
-flow_http (LctlLoginFlow *self,
-           const char *method,
-           const char *url,
-           const char *const *headers,
-           const char *content_type,
-           const char *body,
+flow_http (LctlLoginFlow      *self,
+           const char         *method,
+           const char         *url,
+           const char *const  *headers,
+           const char         *content_type,
+           const char         *body,
            GAsyncReadyCallback callback)
 {
   lctl_oauth_http_async (self->session, method, url, headers, content_type, body,
@@ -199,8 +199,8 @@ flow_http (LctlLoginFlow *self,
  * the flow should go on with it. */
 static LctlOAuthReply *
 flow_reply (LctlLoginFlow *self,
-            GAsyncResult *result,
-            const char *what)
+            GAsyncResult  *result,
+            const char    *what)
 {
   g_autoptr (GError) error = NULL;
   LctlOAuthReply *reply = lctl_oauth_http_finish (result, &error);
@@ -222,7 +222,7 @@ flow_reply (LctlLoginFlow *self,
 
 static void
 gemini_progress_cb (const char *message,
-                    gpointer user_data)
+                    gpointer    user_data)
 {
   LctlLoginFlow *self = user_data;
 
@@ -231,9 +231,9 @@ gemini_progress_cb (const char *message,
 }
 
 static void
-gemini_setup_cb (GObject *source,
+gemini_setup_cb (GObject      *source,
                  GAsyncResult *result,
-                 gpointer user_data)
+                 gpointer      user_data)
 {
   g_autoptr (LctlLoginFlow) self = user_data;
   g_autoptr (GError) error = NULL;
@@ -246,9 +246,9 @@ gemini_setup_cb (GObject *source,
 /* ---- PKCE: code exchange ---- */
 
 static void
-exchange_cb (GObject *source,
+exchange_cb (GObject      *source,
              GAsyncResult *result,
-             gpointer user_data)
+             gpointer      user_data)
 {
   g_autoptr (LctlLoginFlow) self = user_data;
   g_autoptr (LctlOAuthReply) reply = flow_reply (self, result, "The token exchange");
@@ -265,8 +265,7 @@ exchange_cb (GObject *source,
                                     "The token exchange was refused (%s)", what));
       return;
     }
-  if (g_str_equal (self->provider->id, "gemini_cli")
-      && lctl_credential_get_string (answer, "refresh_token") == NULL)
+  if (g_str_equal (self->provider->id, "gemini_cli") && lctl_credential_get_string (answer, "refresh_token") == NULL)
     {
       flow_fail_literal (self, LCTL_ERROR_UPSTREAM, "No refresh_token received. Try again.");
       return;
@@ -291,8 +290,8 @@ exchange_cb (GObject *source,
 
 static void
 accept_code (LctlLoginFlow *self,
-             const char *code,
-             const char *how)
+             const char    *code,
+             const char    *how)
 {
   g_autofree char *url = lctl_oauth_token_url (self->provider->id);
   g_autofree char *body = NULL;
@@ -317,9 +316,9 @@ static const char page_template[] = "<!DOCTYPE html>\n<html><head><meta charset=
 
 static void
 respond_page (SoupServerMessage *msg,
-              unsigned status,
-              const char *title,
-              const char *text)
+              unsigned           status,
+              const char        *title,
+              const char        *text)
 {
   g_autofree char *title_e = g_markup_escape_text (title, -1);
   g_autofree char *text_e = g_markup_escape_text (text, -1);
@@ -334,9 +333,9 @@ respond_page (SoupServerMessage *msg,
  * (and @fatal set when the provider reported an error). */
 static const char *
 check_redirect (LctlLoginFlow *self,
-                GHashTable *query,
-                gboolean *fatal,
-                GError **error)
+                GHashTable    *query,
+                gboolean      *fatal,
+                GError       **error)
 {
   const char *code = query != NULL ? g_hash_table_lookup (query, "code") : NULL;
   const char *state = query != NULL ? g_hash_table_lookup (query, "state") : NULL;
@@ -375,15 +374,15 @@ check_redirect (LctlLoginFlow *self,
 }
 
 static void
-callback_handler (SoupServer *server,
+callback_handler (SoupServer        *server,
                   SoupServerMessage *msg,
-                  const char *path,
-                  GHashTable *query,
-                  gpointer user_data)
+                  const char        *path,
+                  GHashTable        *query,
+                  gpointer           user_data)
 {
   LctlLoginFlow *self = user_data;
   g_autoptr (GError) error = NULL;
-  gboolean fatal = FALSE;
+  gboolean    fatal = FALSE;
   const char *code;
 
   if (!g_str_equal (path, self->provider->callback_path))
@@ -423,7 +422,7 @@ pkce_start (LctlLoginFlow *self)
   g_autofree char *query = NULL;
   g_autofree char *base = NULL;
   g_autofree char *url = NULL;
-  gboolean chatgpt = g_str_equal (self->provider->id, "chatgpt");
+  gboolean         chatgpt = g_str_equal (self->provider->id, "chatgpt");
 
   self->verifier = lctl_oauth_random_urlsafe (32);
   self->state = lctl_oauth_random_urlsafe (16);
@@ -479,9 +478,9 @@ pkce_start (LctlLoginFlow *self)
 }
 
 static void
-gemini_client_cb (GObject *source,
+gemini_client_cb (GObject      *source,
                   GAsyncResult *result,
-                  gpointer user_data)
+                  gpointer      user_data)
 {
   g_autoptr (LctlLoginFlow) self = user_data;
   g_autoptr (GError) error = NULL;
@@ -501,14 +500,14 @@ gemini_client_cb (GObject *source,
 static void schedule_poll (LctlLoginFlow *self);
 
 static void
-poll_cb (GObject *source,
+poll_cb (GObject      *source,
          GAsyncResult *result,
-         gpointer user_data)
+         gpointer      user_data)
 {
   g_autoptr (LctlLoginFlow) self = user_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlOAuthReply) reply = lctl_oauth_http_finish (result, &error);
-  gboolean qwen = g_str_equal (self->provider->id, "qwen_portal");
+  gboolean    qwen = g_str_equal (self->provider->id, "qwen_portal");
   const char *oauth_error;
 
   if (!flow_active (self))
@@ -549,9 +548,7 @@ poll_cb (GObject *source,
       flow_fail_literal (self, LCTL_ERROR_UNAUTHORIZED, "The login was denied in the browser.");
       return;
     }
-  if (g_strcmp0 (oauth_error, "authorization_pending") == 0 || reply->status == 429
-      || (reply->status == 200 && g_strcmp0 (lctl_oauth_reply_get_string (reply, "status"), "pending") == 0)
-      || reply->status >= 500)
+  if (g_strcmp0 (oauth_error, "authorization_pending") == 0 || reply->status == 429 || (reply->status == 200 && g_strcmp0 (lctl_oauth_reply_get_string (reply, "status"), "pending") == 0) || reply->status >= 500)
     {
       if (qwen)
         self->interval = MIN (self->interval + 0.5, MAX (self->interval, 10.0));
@@ -572,7 +569,7 @@ poll_cb (GObject *source,
 static gboolean
 poll_timeout_cb (gpointer user_data)
 {
-  LctlLoginFlow *self = user_data;
+  LctlLoginFlow   *self = user_data;
   g_autofree char *url = lctl_oauth_token_url (self->provider->id);
   g_autofree char *body = NULL;
   g_auto (GStrv) headers = NULL;
@@ -591,7 +588,7 @@ poll_timeout_cb (gpointer user_data)
     {
       const char *qwen[] = { "User-Agent", "qwen-code/1.0.0", NULL };
 
-      headers = g_strdupv ((char **)qwen);
+      headers = g_strdupv ((char **) qwen);
       body = lctl_oauth_form_encode ("grant_type", "urn:ietf:params:oauth:grant-type:device_code",
                                      "client_id", self->client_id,
                                      "device_code", self->device_code,
@@ -606,7 +603,7 @@ poll_timeout_cb (gpointer user_data)
                                      "grant_type", "urn:ietf:params:oauth:grant-type:device_code",
                                      NULL);
     }
-  flow_http (self, "POST", url, (const char *const *)headers, "application/x-www-form-urlencoded", body, poll_cb);
+  flow_http (self, "POST", url, (const char *const *) headers, "application/x-www-form-urlencoded", body, poll_cb);
   return G_SOURCE_REMOVE;
 }
 
@@ -616,33 +613,33 @@ schedule_poll (LctlLoginFlow *self)
   double seconds = self->interval * self->time_scale;
 
   g_clear_handle_id (&self->poll_id, g_source_remove);
-  self->poll_id = g_timeout_add ((guint)(seconds * 1000), poll_timeout_cb, self);
+  self->poll_id = g_timeout_add ((guint) (seconds * 1000), poll_timeout_cb, self);
 }
 
 static gint64
 member_int (JsonObject *object,
             const char *member,
-            gint64 fallback)
+            gint64      fallback)
 {
   JsonNode *node = object != NULL ? json_object_get_member (object, member) : NULL;
 
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
     return fallback;
   if (json_node_get_value_type (node) == G_TYPE_INT64 || json_node_get_value_type (node) == G_TYPE_DOUBLE)
-    return (gint64)json_node_get_double (node) > 0 ? (gint64)json_node_get_double (node) : fallback;
+    return (gint64) json_node_get_double (node) > 0 ? (gint64) json_node_get_double (node) : fallback;
   return fallback;
 }
 
 static void
-device_cb (GObject *source,
+device_cb (GObject      *source,
            GAsyncResult *result,
-           gpointer user_data)
+           gpointer      user_data)
 {
   g_autoptr (LctlLoginFlow) self = user_data;
   g_autoptr (LctlOAuthReply) reply = flow_reply (self, result, "The device code request");
   JsonObject *answer;
   const char *url, *user_code;
-  gint64 expires_in;
+  gint64      expires_in;
 
   if (reply == NULL)
     return;
@@ -684,7 +681,7 @@ device_start (LctlLoginFlow *self)
     {
       g_autofree char *challenge = NULL;
       g_autofree char *request_id = g_uuid_string_random ();
-      const char *qwen[] = { "User-Agent", "qwen-code/1.0.0", "x-request-id", request_id, NULL };
+      const char      *qwen[] = { "User-Agent", "qwen-code/1.0.0", "x-request-id", request_id, NULL };
 
       self->verifier = lctl_oauth_random_urlsafe (32);
       challenge = lctl_oauth_pkce_challenge (self->verifier);
@@ -694,7 +691,7 @@ device_start (LctlLoginFlow *self)
                                      "code_challenge", challenge,
                                      "code_challenge_method", "S256",
                                      NULL);
-      headers = g_strdupv ((char **)qwen);
+      headers = g_strdupv ((char **) qwen);
     }
   else
     {
@@ -705,7 +702,7 @@ device_start (LctlLoginFlow *self)
       headers = lctl_oauth_kimi_headers ();
     }
   progress (self, "Requesting a device code...");
-  flow_http (self, "POST", url, (const char *const *)headers, "application/x-www-form-urlencoded", body, device_cb);
+  flow_http (self, "POST", url, (const char *const *) headers, "application/x-www-form-urlencoded", body, device_cb);
 }
 
 /* ---- Public API ---- */
@@ -729,7 +726,7 @@ cancel_idle_cb (gpointer user_data)
 
 static void
 run_cancelled_cb (GCancellable *cancellable,
-                  gpointer user_data)
+                  gpointer      user_data)
 {
   LctlLoginFlow *self = user_data;
 
@@ -743,13 +740,13 @@ run_cancelled_cb (GCancellable *cancellable,
  * Runs the login. Emits "prompt" once the user has something to do.
  */
 void
-lctl_login_flow_run_async (LctlLoginFlow *self,
-                           GCancellable *cancellable,
+lctl_login_flow_run_async (LctlLoginFlow      *self,
+                           GCancellable       *cancellable,
                            GAsyncReadyCallback callback,
-                           gpointer user_data)
+                           gpointer            user_data)
 {
   const char *timeout_env = g_getenv ("LITELLMCTL_LOGIN_TIMEOUT");
-  guint64 timeout = LOGIN_TIMEOUT_SECONDS;
+  guint64     timeout = LOGIN_TIMEOUT_SECONDS;
 
   g_return_if_fail (LCTL_IS_LOGIN_FLOW (self));
   g_return_if_fail (self->task == NULL);
@@ -765,7 +762,7 @@ lctl_login_flow_run_async (LctlLoginFlow *self,
     self->cancelled_id = g_cancellable_connect (cancellable, G_CALLBACK (run_cancelled_cb), self, NULL);
   if (timeout_env != NULL)
     g_ascii_string_to_unsigned (timeout_env, 10, 1, 3600, &timeout, NULL);
-  self->timeout_id = g_timeout_add_seconds ((guint)timeout, login_timeout_cb, self);
+  self->timeout_id = g_timeout_add_seconds ((guint) timeout, login_timeout_cb, self);
 
   if (self->provider->flow == LCTL_OAUTH_FLOW_DEVICE)
     device_start (self);
@@ -782,8 +779,8 @@ lctl_login_flow_run_async (LctlLoginFlow *self,
  */
 JsonObject *
 lctl_login_flow_run_finish (LctlLoginFlow *self,
-                            GAsyncResult *result,
-                            GError **error)
+                            GAsyncResult  *result,
+                            GError       **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
 }
@@ -799,14 +796,14 @@ lctl_login_flow_run_finish (LctlLoginFlow *self,
  */
 gboolean
 lctl_login_flow_complete (LctlLoginFlow *self,
-                          const char *redirect_url,
-                          GError **error)
+                          const char    *redirect_url,
+                          GError       **error)
 {
   g_autoptr (GHashTable) query = NULL;
   g_autofree char *text = NULL;
-  const char *q;
-  gboolean fatal = FALSE;
-  const char *code;
+  const char      *q;
+  gboolean         fatal = FALSE;
+  const char      *code;
 
   g_return_val_if_fail (LCTL_IS_LOGIN_FLOW (self), FALSE);
 
@@ -832,7 +829,7 @@ lctl_login_flow_complete (LctlLoginFlow *self,
   q = q != NULL ? q + 1 : text;
   {
     g_autofree char *no_fragment = g_strdup (q);
-    char *hash = strchr (no_fragment, '#');
+    char            *hash = strchr (no_fragment, '#');
 
     if (hash != NULL)
       *hash = '\0';
@@ -964,13 +961,13 @@ lctl_login_flow_init (LctlLoginFlow *self)
  * Returns: (transfer full): A login, or %NULL for an unknown provider.
  */
 LctlLoginFlow *
-lctl_login_flow_new (const char *provider,
+lctl_login_flow_new (const char  *provider,
                      SoupSession *session,
-                     gboolean headless,
-                     GError **error)
+                     gboolean     headless,
+                     GError     **error)
 {
   const LctlOAuthProvider *info = lctl_oauth_provider_lookup (provider);
-  LctlLoginFlow *self;
+  LctlLoginFlow           *self;
 
   if (info == NULL)
     {

@@ -91,7 +91,7 @@ lctl_oauth_provider_get_callback_port (const LctlOAuthProvider *provider)
       guint64 port = 0;
 
       if (g_ascii_string_to_unsigned (env, 10, 1, 65535, &port, NULL))
-        return (unsigned)port;
+        return (unsigned) port;
       g_warning ("Ignoring invalid %s=%s", provider->port_env, env);
     }
   return provider->callback_port;

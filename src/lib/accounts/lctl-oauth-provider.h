@@ -37,19 +37,19 @@ typedef enum
  */
 typedef struct
 {
-  const char *id;
-  const char *cli_name;
-  const char *label;
+  const char       *id;
+  const char       *cli_name;
+  const char       *label;
   LctlOAuthFlowKind flow;
-  int refresh_skew;
-  const char *client_id;
-  unsigned callback_port;
-  const char *callback_path;
-  const char *port_env;
+  int               refresh_skew;
+  const char       *client_id;
+  unsigned          callback_port;
+  const char       *callback_path;
+  const char       *port_env;
 } LctlOAuthProvider;
 
 const LctlOAuthProvider *lctl_oauth_provider_lookup (const char *name);
 const LctlOAuthProvider *lctl_oauth_provider_get_all (gsize *n_providers);
-unsigned lctl_oauth_provider_get_callback_port (const LctlOAuthProvider *provider);
+unsigned                 lctl_oauth_provider_get_callback_port (const LctlOAuthProvider *provider);
 
 G_END_DECLS

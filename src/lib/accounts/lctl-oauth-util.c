@@ -18,7 +18,7 @@
 
 static void
 fill_random (guint8 *buf,
-             gsize len)
+             gsize   len)
 {
   gsize done = 0;
 
@@ -32,13 +32,13 @@ fill_random (guint8 *buf,
             continue;
           g_error ("getrandom failed: %s", g_strerror (errno));
         }
-      done += (gsize)n;
+      done += (gsize) n;
     }
 }
 
 static char *
 base64url (const guint8 *data,
-           gsize len)
+           gsize         len)
 {
   char *s = g_base64_encode (data, len);
 
@@ -83,9 +83,9 @@ lctl_oauth_pkce_challenge (const char *verifier)
 {
   g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
   guint8 digest[32];
-  gsize len = sizeof digest;
+  gsize  len = sizeof digest;
 
-  g_checksum_update (sum, (const guchar *)verifier, -1);
+  g_checksum_update (sum, (const guchar *) verifier, -1);
   g_checksum_get_digest (sum, digest, &len);
   return base64url (digest, len);
 }
@@ -105,9 +105,9 @@ lctl_oauth_jwt_decode (const char *jwt)
   g_auto (GStrv) parts = NULL;
   g_autoptr (GString) b64 = NULL;
   g_autofree guchar *raw = NULL;
-  g_autofree char *text = NULL;
+  g_autofree char   *text = NULL;
   g_autoptr (JsonParser) parser = NULL;
-  gsize len = 0;
+  gsize     len = 0;
   JsonNode *root;
 
   if (jwt == NULL)
@@ -128,7 +128,7 @@ lctl_oauth_jwt_decode (const char *jwt)
   raw = g_base64_decode (b64->str, &len);
   if (raw == NULL || len == 0)
     return NULL;
-  text = g_strndup ((const char *)raw, len);
+  text = g_strndup ((const char *) raw, len);
   parser = json_parser_new ();
   if (!json_parser_load_from_data (parser, text, -1, NULL))
     return NULL;
@@ -149,8 +149,7 @@ lctl_oauth_jwt_decode (const char *jwt)
 gboolean
 lctl_oauth_is_headless (void)
 {
-  if (g_getenv ("SSH_CLIENT") != NULL || g_getenv ("SSH_TTY") != NULL
-      || g_getenv ("SSH_CONNECTION") != NULL)
+  if (g_getenv ("SSH_CLIENT") != NULL || g_getenv ("SSH_TTY") != NULL || g_getenv ("SSH_CONNECTION") != NULL)
     return TRUE;
 #ifdef __linux__
   if (g_getenv ("DISPLAY") == NULL && g_getenv ("WAYLAND_DISPLAY") == NULL)
@@ -174,9 +173,9 @@ lctl_oauth_url (const char *env_var,
                 const char *default_base,
                 const char *path)
 {
-  const char *base = env_var != NULL ? g_getenv (env_var) : NULL;
+  const char      *base = env_var != NULL ? g_getenv (env_var) : NULL;
   g_autofree char *trimmed = NULL;
-  gsize len;
+  gsize            len;
 
   if (base == NULL || *base == '\0')
     base = default_base;
@@ -219,7 +218,7 @@ lctl_oauth_form_encode (const char *first_key,
                         ...)
 {
   GString *out = g_string_new (NULL);
-  va_list ap;
+  va_list  ap;
 
   va_start (ap, first_key);
   for (const char *key = first_key; key != NULL; key = va_arg (ap, const char *))
@@ -267,7 +266,7 @@ lctl_oauth_reply_get_object (LctlOAuthReply *reply)
  */
 const char *
 lctl_oauth_reply_get_string (LctlOAuthReply *reply,
-                             const char *member)
+                             const char     *member)
 {
   JsonObject *object = lctl_oauth_reply_get_object (reply);
 
@@ -290,8 +289,7 @@ lctl_oauth_reply_describe (LctlOAuthReply *reply)
   JsonObject *object = lctl_oauth_reply_get_object (reply);
 
   /* Google nests {"error": {"message": …}}. */
-  if (error == NULL && object != NULL && json_object_has_member (object, "error")
-      && JSON_NODE_HOLDS_OBJECT (json_object_get_member (object, "error")))
+  if (error == NULL && object != NULL && json_object_has_member (object, "error") && JSON_NODE_HOLDS_OBJECT (json_object_get_member (object, "error")))
     {
       JsonObject *inner = json_object_get_object_member (object, "error");
 
@@ -306,9 +304,9 @@ lctl_oauth_reply_describe (LctlOAuthReply *reply)
 }
 
 static void
-http_read_cb (GObject *source,
+http_read_cb (GObject      *source,
               GAsyncResult *result,
-              gpointer user_data)
+              gpointer      user_data)
 {
   g_autoptr (GTask) task = user_data;
   SoupMessage *msg = g_task_get_task_data (task);
@@ -316,8 +314,8 @@ http_read_cb (GObject *source,
   g_autoptr (GBytes) bytes = NULL;
   g_autoptr (JsonParser) parser = json_parser_new ();
   LctlOAuthReply *reply;
-  gsize len = 0;
-  const char *data;
+  gsize           len = 0;
+  const char     *data;
 
   bytes = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
   if (bytes == NULL)
@@ -328,12 +326,11 @@ http_read_cb (GObject *source,
   reply = g_new0 (LctlOAuthReply, 1);
   reply->status = soup_message_get_status (msg);
   data = g_bytes_get_data (bytes, &len);
-  if (len > 0 && json_parser_load_from_data (parser, data, (gssize)len, NULL)
-      && json_parser_get_root (parser) != NULL)
+  if (len > 0 && json_parser_load_from_data (parser, data, (gssize) len, NULL) && json_parser_get_root (parser) != NULL)
     reply->body = json_node_copy (json_parser_get_root (parser));
   g_debug ("%s %s → %u", soup_message_get_method (msg),
            g_uri_get_path (soup_message_get_uri (msg)), reply->status);
-  g_task_return_pointer (task, reply, (GDestroyNotify)lctl_oauth_reply_free);
+  g_task_return_pointer (task, reply, (GDestroyNotify) lctl_oauth_reply_free);
 }
 
 /**
@@ -349,15 +346,15 @@ http_read_cb (GObject *source,
  * Only transport failures are errors; HTTP statuses are in the reply.
  */
 void
-lctl_oauth_http_async (SoupSession *session,
-                       const char *method,
-                       const char *url,
-                       const char *const *headers,
-                       const char *content_type,
-                       const char *body,
-                       GCancellable *cancellable,
+lctl_oauth_http_async (SoupSession        *session,
+                       const char         *method,
+                       const char         *url,
+                       const char *const  *headers,
+                       const char         *content_type,
+                       const char         *body,
+                       GCancellable       *cancellable,
                        GAsyncReadyCallback callback,
-                       gpointer user_data)
+                       gpointer            user_data)
 {
   g_autoptr (GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   g_autoptr (GError) error = NULL;
@@ -394,7 +391,7 @@ lctl_oauth_http_async (SoupSession *session,
  */
 LctlOAuthReply *
 lctl_oauth_http_finish (GAsyncResult *result,
-                        GError **error)
+                        GError      **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
 }
@@ -406,7 +403,7 @@ ascii_only (const char *value)
   GString *out = g_string_new (NULL);
 
   for (const char *p = value != NULL ? value : ""; *p != '\0'; p++)
-    if ((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f)
+    if ((unsigned char) *p >= 0x20 && (unsigned char) *p < 0x7f)
       g_string_append_c (out, *p);
   if (out->len == 0)
     g_string_append (out, "unknown");
@@ -425,7 +422,7 @@ ascii_only (const char *value)
 char *
 lctl_oauth_kimi_device_id (void)
 {
-  const char *env = g_getenv ("KIMI_CODE_DEVICE_ID");
+  const char      *env = g_getenv ("KIMI_CODE_DEVICE_ID");
   g_autofree char *dir = g_build_filename (g_get_home_dir (), ".kimi", NULL);
   g_autofree char *path = g_build_filename (dir, "device_id", NULL);
   g_autofree char *contents = NULL;
@@ -446,8 +443,7 @@ lctl_oauth_kimi_device_id (void)
   for (const char *p = uuid; *p != '\0'; p++)
     if (*p != '-')
       g_string_append_c (hex, *p);
-  if (g_mkdir_with_parents (dir, 0700) != 0
-      || !g_file_set_contents_full (path, hex->str, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
+  if (g_mkdir_with_parents (dir, 0700) != 0 || !g_file_set_contents_full (path, hex->str, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error))
     g_warning ("Could not save the Kimi device id in %s: %s", path,
                error != NULL ? error->message : g_strerror (errno));
   return g_strdup (hex->str);
@@ -462,14 +458,14 @@ lctl_oauth_kimi_device_id (void)
 char **
 lctl_oauth_kimi_headers (void)
 {
-  GStrvBuilder *builder = g_strv_builder_new ();
-  struct utsname un;
+  GStrvBuilder    *builder = g_strv_builder_new ();
+  struct utsname   un;
   g_autofree char *device_id = lctl_oauth_kimi_device_id ();
   g_autofree char *host = ascii_only (g_get_host_name ());
   g_autofree char *model = NULL;
   g_autofree char *os_version = NULL;
   g_autofree char *id = ascii_only (device_id);
-  char **out;
+  char           **out;
 
   if (uname (&un) == 0)
     {
@@ -501,7 +497,7 @@ lctl_oauth_kimi_headers (void)
  * gemini-cli's oauth2.js (PROTOCOLS.md §1.3). Runs in a worker thread: it
  * reads a handful of small local files. */
 
-#define GEMINI_CORE "@google/gemini-cli-core/dist/src/code_assist/oauth2.js"
+#define GEMINI_CORE   "@google/gemini-cli-core/dist/src/code_assist/oauth2.js"
 #define GEMINI_NESTED "@google/gemini-cli/node_modules/" GEMINI_CORE
 
 typedef struct
@@ -519,7 +515,7 @@ gemini_client_free (GeminiClient *client)
 }
 
 static gboolean
-gemini_extract (const char *path,
+gemini_extract (const char   *path,
                 GeminiClient *client)
 {
   g_autofree char *contents = NULL;
@@ -532,8 +528,7 @@ gemini_extract (const char *path,
     return FALSE;
   id_re = g_regex_new ("\\d+-[a-z0-9]+\\.apps\\.googleusercontent\\.com", 0, 0, NULL);
   secret_re = g_regex_new ("GOCSPX-[A-Za-z0-9_-]+", 0, 0, NULL);
-  if (!g_regex_match (id_re, contents, 0, &id_match)
-      || !g_regex_match (secret_re, contents, 0, &secret_match))
+  if (!g_regex_match (id_re, contents, 0, &id_match) || !g_regex_match (secret_re, contents, 0, &secret_match))
     return FALSE;
   client->client_id = g_match_info_fetch (id_match, 0);
   client->client_secret = g_match_info_fetch (secret_match, 0);
@@ -542,7 +537,7 @@ gemini_extract (const char *path,
 }
 
 static gboolean
-gemini_try_root (const char *root,
+gemini_try_root (const char   *root,
                  GeminiClient *client)
 {
   g_autofree char *a = g_build_filename (root, GEMINI_CORE, NULL);
@@ -552,16 +547,16 @@ gemini_try_root (const char *root,
 }
 
 static void
-gemini_client_thread (GTask *task,
-                      gpointer source,
-                      gpointer task_data,
+gemini_client_thread (GTask        *task,
+                      gpointer      source,
+                      gpointer      task_data,
                       GCancellable *cancellable)
 {
-  GeminiClient *client = g_new0 (GeminiClient, 1);
-  const char *env_id = g_getenv ("GEMINI_CLI_OAUTH_CLIENT_ID");
-  const char *env_secret = g_getenv ("GEMINI_CLI_OAUTH_CLIENT_SECRET");
-  const char *home = g_get_home_dir ();
-  const char *nvm_dir = g_getenv ("NVM_DIR");
+  GeminiClient    *client = g_new0 (GeminiClient, 1);
+  const char      *env_id = g_getenv ("GEMINI_CLI_OAUTH_CLIENT_ID");
+  const char      *env_secret = g_getenv ("GEMINI_CLI_OAUTH_CLIENT_SECRET");
+  const char      *home = g_get_home_dir ();
+  const char      *nvm_dir = g_getenv ("NVM_DIR");
   g_autofree char *gemini = g_find_program_in_path ("gemini");
   g_autoptr (GPtrArray) roots = g_ptr_array_new_with_free_func (g_free);
 
@@ -569,12 +564,12 @@ gemini_client_thread (GTask *task,
     {
       client->client_id = g_strdup (env_id);
       client->client_secret = g_strdup (env_secret);
-      g_task_return_pointer (task, client, (GDestroyNotify)gemini_client_free);
+      g_task_return_pointer (task, client, (GDestroyNotify) gemini_client_free);
       return;
     }
   if (gemini != NULL)
     {
-      char resolved[PATH_MAX];
+      char             resolved[PATH_MAX];
       g_autofree char *dir = NULL;
 
       dir = g_path_get_dirname (realpath (gemini, resolved) != NULL ? resolved : gemini);
@@ -608,7 +603,7 @@ gemini_client_thread (GTask *task,
   for (guint i = 0; i < roots->len; i++)
     if (gemini_try_root (roots->pdata[i], client))
       {
-        g_task_return_pointer (task, client, (GDestroyNotify)gemini_client_free);
+        g_task_return_pointer (task, client, (GDestroyNotify) gemini_client_free);
         return;
       }
   gemini_client_free (client);
@@ -619,9 +614,9 @@ gemini_client_thread (GTask *task,
 }
 
 void
-lctl_oauth_gemini_client_async (GCancellable *cancellable,
+lctl_oauth_gemini_client_async (GCancellable       *cancellable,
                                 GAsyncReadyCallback callback,
-                                gpointer user_data)
+                                gpointer            user_data)
 {
   g_autoptr (GTask) task = g_task_new (NULL, cancellable, callback, user_data);
 
@@ -631,9 +626,9 @@ lctl_oauth_gemini_client_async (GCancellable *cancellable,
 
 gboolean
 lctl_oauth_gemini_client_finish (GAsyncResult *result,
-                                 char **client_id,
-                                 char **client_secret,
-                                 GError **error)
+                                 char        **client_id,
+                                 char        **client_secret,
+                                 GError      **error)
 {
   GeminiClient *client = g_task_propagate_pointer (G_TASK (result), error);
 
@@ -657,7 +652,7 @@ gint64
 lctl_credential_get_expires_at (JsonObject *record)
 {
   JsonNode *node;
-  double value = 0;
+  double    value = 0;
 
   if (record == NULL)
     return 0;
@@ -668,21 +663,21 @@ lctl_credential_get_expires_at (JsonObject *record)
     return 0;
   switch (json_node_get_value_type (node))
     {
-      case G_TYPE_INT64:
-        value = (double)json_node_get_int (node);
-        break;
-      case G_TYPE_DOUBLE:
-        value = json_node_get_double (node);
-        break;
-      case G_TYPE_STRING:
-        value = g_ascii_strtod (json_node_get_string (node), NULL);
-        break;
-      default:
-        return 0;
+    case G_TYPE_INT64:
+      value = (double) json_node_get_int (node);
+      break;
+    case G_TYPE_DOUBLE:
+      value = json_node_get_double (node);
+      break;
+    case G_TYPE_STRING:
+      value = g_ascii_strtod (json_node_get_string (node), NULL);
+      break;
+    default:
+      return 0;
     }
   if (value > 1e12)
     value /= 1000;
-  return (gint64)value;
+  return (gint64) value;
 }
 
 /**
@@ -694,11 +689,10 @@ const char *
 lctl_credential_get_string (JsonObject *record,
                             const char *member)
 {
-  JsonNode *node = record != NULL ? json_object_get_member (record, member) : NULL;
+  JsonNode   *node = record != NULL ? json_object_get_member (record, member) : NULL;
   const char *value;
 
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
-      || json_node_get_value_type (node) != G_TYPE_STRING)
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
     return NULL;
   value = json_node_get_string (node);
   return value != NULL && *value != '\0' ? value : NULL;
@@ -744,7 +738,7 @@ lctl_credential_copy (JsonObject *record)
  */
 char *
 lctl_credential_to_string (JsonObject *record,
-                           gboolean pretty)
+                           gboolean    pretty)
 {
   g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), record);
   g_autoptr (JsonGenerator) generator = json_generator_new ();
@@ -763,22 +757,20 @@ lctl_credential_to_string (JsonObject *record,
  */
 JsonObject *
 lctl_credential_from_string (const char *json,
-                             GError **error)
+                             GError    **error)
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
-  JsonNode *root;
+  JsonNode   *root;
   JsonObject *record;
 
-  if (!json_parser_load_from_data (parser, json, -1, NULL)
-      || (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!json_parser_load_from_data (parser, json, -1, NULL) || (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     {
       g_set_error_literal (error, LCTL_ERROR, LCTL_ERROR_INVALID_ARGUMENT,
                            "The credential is not a JSON object");
       return NULL;
     }
   record = json_node_get_object (root);
-  if (lctl_credential_get_string (record, "access_token") == NULL
-      && lctl_credential_get_string (record, "refresh_token") == NULL)
+  if (lctl_credential_get_string (record, "access_token") == NULL && lctl_credential_get_string (record, "refresh_token") == NULL)
     {
       g_set_error_literal (error, LCTL_ERROR, LCTL_ERROR_INVALID_ARGUMENT,
                            "The credential has neither an access nor a refresh token");
@@ -837,7 +829,7 @@ chatgpt_account_id (JsonObject *claims)
 
 static gint64
 reply_expires_in (JsonObject *reply,
-                  gint64 fallback)
+                  gint64      fallback)
 {
   JsonNode *node = json_object_get_member (reply, "expires_in");
 
@@ -848,7 +840,7 @@ reply_expires_in (JsonObject *reply,
       if (type == G_TYPE_INT64 && json_node_get_int (node) > 0)
         return json_node_get_int (node);
       if (type == G_TYPE_DOUBLE && json_node_get_double (node) > 0)
-        return (gint64)json_node_get_double (node);
+        return (gint64) json_node_get_double (node);
       if (type == G_TYPE_STRING)
         {
           gint64 v = g_ascii_strtoll (json_node_get_string (node), NULL, 10);
@@ -879,7 +871,7 @@ lctl_credential_apply_token_reply (const char *provider,
 {
   const char *access_token = lctl_credential_get_string (reply, "access_token");
   const char *refresh_token = lctl_credential_get_string (reply, "refresh_token");
-  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  gint64      now = g_get_real_time () / G_USEC_PER_SEC;
 
   if (access_token == NULL)
     return FALSE;
@@ -893,13 +885,13 @@ lctl_credential_apply_token_reply (const char *provider,
       g_autoptr (JsonObject) id_claims = NULL;
       const char *id_token = lctl_credential_get_string (reply, "id_token");
       const char *account_id;
-      gint64 exp = 0;
+      gint64      exp = 0;
 
       if (id_token != NULL)
         json_object_set_string_member (record, "id_token", id_token);
       id_claims = lctl_oauth_jwt_decode (lctl_credential_get_string (record, "id_token"));
       if (claims != NULL && json_object_has_member (claims, "exp"))
-        exp = (gint64)json_object_get_double_member_with_default (claims, "exp", 0);
+        exp = (gint64) json_object_get_double_member_with_default (claims, "exp", 0);
       json_object_set_int_member (record, "expires_at",
                                   exp > 0 ? exp : now + reply_expires_in (reply, 3600));
       account_id = chatgpt_account_id (claims);

@@ -56,13 +56,13 @@ attributes_new (const char *provider,
 }
 
 static void
-lookup_cb (GObject *source,
+lookup_cb (GObject      *source,
            GAsyncResult *result,
-           gpointer user_data)
+           gpointer      user_data)
 {
   g_autoptr (GTask) task = user_data;
   g_autoptr (GError) error = NULL;
-  char *secret = secret_password_lookup_finish (result, &error);
+  char       *secret = secret_password_lookup_finish (result, &error);
   JsonObject *record;
 
   if (error != NULL)
@@ -84,15 +84,15 @@ lookup_cb (GObject *source,
       return;
     }
   lctl_credential_normalize (record);
-  g_task_return_pointer (task, record, (GDestroyNotify)json_object_unref);
+  g_task_return_pointer (task, record, (GDestroyNotify) json_object_unref);
 }
 
 static void
-lctl_secret_token_store_load_async (LctlTokenStore *store,
-                                    const char *provider,
-                                    GCancellable *cancellable,
+lctl_secret_token_store_load_async (LctlTokenStore     *store,
+                                    const char         *provider,
+                                    GCancellable       *cancellable,
                                     GAsyncReadyCallback callback,
-                                    gpointer user_data)
+                                    gpointer            user_data)
 {
   g_autoptr (GTask) task = g_task_new (store, cancellable, callback, user_data);
   g_autoptr (GHashTable) attributes = attributes_new (provider, NULL);
@@ -104,16 +104,16 @@ lctl_secret_token_store_load_async (LctlTokenStore *store,
 
 static JsonObject *
 lctl_secret_token_store_load_finish (LctlTokenStore *store,
-                                     GAsyncResult *result,
-                                     GError **error)
+                                     GAsyncResult   *result,
+                                     GError        **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 static void
-store_cb (GObject *source,
+store_cb (GObject      *source,
           GAsyncResult *result,
-          gpointer user_data)
+          gpointer      user_data)
 {
   g_autoptr (GTask) task = user_data;
   g_autoptr (GError) error = NULL;
@@ -125,20 +125,20 @@ store_cb (GObject *source,
 }
 
 static void
-lctl_secret_token_store_save_async (LctlTokenStore *store,
-                                    const char *provider,
-                                    const char *account,
-                                    JsonObject *record,
-                                    GCancellable *cancellable,
+lctl_secret_token_store_save_async (LctlTokenStore     *store,
+                                    const char         *provider,
+                                    const char         *account,
+                                    JsonObject         *record,
+                                    GCancellable       *cancellable,
                                     GAsyncReadyCallback callback,
-                                    gpointer user_data)
+                                    gpointer            user_data)
 {
   g_autoptr (GTask) task = g_task_new (store, cancellable, callback, user_data);
   g_autoptr (GHashTable) attributes = attributes_new (provider, account);
   const LctlOAuthProvider *info = lctl_oauth_provider_lookup (provider);
-  g_autofree char *label = g_strdup_printf ("litellmctl: %s (%s)",
+  g_autofree char         *label = g_strdup_printf ("litellmctl: %s (%s)",
                                             info != NULL ? info->label : provider, account);
-  g_autofree char *secret = lctl_credential_to_string (record, FALSE);
+  g_autofree char         *secret = lctl_credential_to_string (record, FALSE);
 
   g_task_set_source_tag (task, lctl_secret_token_store_save_async);
   secret_password_storev (lctl_secret_token_store_get_schema (), attributes,
@@ -149,16 +149,16 @@ lctl_secret_token_store_save_async (LctlTokenStore *store,
 
 static gboolean
 lctl_secret_token_store_save_finish (LctlTokenStore *store,
-                                     GAsyncResult *result,
-                                     GError **error)
+                                     GAsyncResult   *result,
+                                     GError        **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 static void
-clear_cb (GObject *source,
+clear_cb (GObject      *source,
           GAsyncResult *result,
-          gpointer user_data)
+          gpointer      user_data)
 {
   g_autoptr (GTask) task = user_data;
   g_autoptr (GError) error = NULL;
@@ -171,12 +171,12 @@ clear_cb (GObject *source,
 }
 
 static void
-lctl_secret_token_store_delete_async (LctlTokenStore *store,
-                                      const char *provider,
-                                      const char *account,
-                                      GCancellable *cancellable,
+lctl_secret_token_store_delete_async (LctlTokenStore     *store,
+                                      const char         *provider,
+                                      const char         *account,
+                                      GCancellable       *cancellable,
                                       GAsyncReadyCallback callback,
-                                      gpointer user_data)
+                                      gpointer            user_data)
 {
   g_autoptr (GTask) task = g_task_new (store, cancellable, callback, user_data);
   g_autoptr (GHashTable) attributes = attributes_new (provider, account);
@@ -188,8 +188,8 @@ lctl_secret_token_store_delete_async (LctlTokenStore *store,
 
 static gboolean
 lctl_secret_token_store_delete_finish (LctlTokenStore *store,
-                                       GAsyncResult *result,
-                                       GError **error)
+                                       GAsyncResult   *result,
+                                       GError        **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -13,7 +13,7 @@ G_BEGIN_DECLS
 #define LCTL_TYPE_SECRET_TOKEN_STORE (lctl_secret_token_store_get_type ())
 G_DECLARE_FINAL_TYPE (LctlSecretTokenStore, lctl_secret_token_store, LCTL, SECRET_TOKEN_STORE, LctlTokenStore)
 
-const SecretSchema *lctl_secret_token_store_get_schema (void);
+const SecretSchema   *lctl_secret_token_store_get_schema (void);
 LctlSecretTokenStore *lctl_secret_token_store_new (void);
 
 G_END_DECLS

@@ -37,11 +37,11 @@ lctl_token_store_get_backend_name (LctlTokenStore *self)
 }
 
 void
-lctl_token_store_load_async (LctlTokenStore *self,
-                             const char *provider,
-                             GCancellable *cancellable,
+lctl_token_store_load_async (LctlTokenStore     *self,
+                             const char         *provider,
+                             GCancellable       *cancellable,
                              GAsyncReadyCallback callback,
-                             gpointer user_data)
+                             gpointer            user_data)
 {
   g_return_if_fail (LCTL_IS_TOKEN_STORE (self));
   g_return_if_fail (provider != NULL);
@@ -57,8 +57,8 @@ lctl_token_store_load_async (LctlTokenStore *self,
  */
 JsonObject *
 lctl_token_store_load_finish (LctlTokenStore *self,
-                              GAsyncResult *result,
-                              GError **error)
+                              GAsyncResult   *result,
+                              GError        **error)
 {
   g_return_val_if_fail (LCTL_IS_TOKEN_STORE (self), NULL);
 
@@ -66,13 +66,13 @@ lctl_token_store_load_finish (LctlTokenStore *self,
 }
 
 void
-lctl_token_store_save_async (LctlTokenStore *self,
-                             const char *provider,
-                             const char *account,
-                             JsonObject *record,
-                             GCancellable *cancellable,
+lctl_token_store_save_async (LctlTokenStore     *self,
+                             const char         *provider,
+                             const char         *account,
+                             JsonObject         *record,
+                             GCancellable       *cancellable,
                              GAsyncReadyCallback callback,
-                             gpointer user_data)
+                             gpointer            user_data)
 {
   g_return_if_fail (LCTL_IS_TOKEN_STORE (self));
   g_return_if_fail (provider != NULL && account != NULL && record != NULL);
@@ -83,8 +83,8 @@ lctl_token_store_save_async (LctlTokenStore *self,
 
 gboolean
 lctl_token_store_save_finish (LctlTokenStore *self,
-                              GAsyncResult *result,
-                              GError **error)
+                              GAsyncResult   *result,
+                              GError        **error)
 {
   g_return_val_if_fail (LCTL_IS_TOKEN_STORE (self), FALSE);
 
@@ -92,12 +92,12 @@ lctl_token_store_save_finish (LctlTokenStore *self,
 }
 
 void
-lctl_token_store_delete_async (LctlTokenStore *self,
-                               const char *provider,
-                               const char *account,
-                               GCancellable *cancellable,
+lctl_token_store_delete_async (LctlTokenStore     *self,
+                               const char         *provider,
+                               const char         *account,
+                               GCancellable       *cancellable,
                                GAsyncReadyCallback callback,
-                               gpointer user_data)
+                               gpointer            user_data)
 {
   g_return_if_fail (LCTL_IS_TOKEN_STORE (self));
   g_return_if_fail (provider != NULL);
@@ -108,8 +108,8 @@ lctl_token_store_delete_async (LctlTokenStore *self,
 
 gboolean
 lctl_token_store_delete_finish (LctlTokenStore *self,
-                                GAsyncResult *result,
-                                GError **error)
+                                GAsyncResult   *result,
+                                GError        **error)
 {
   g_return_val_if_fail (LCTL_IS_TOKEN_STORE (self), FALSE);
 
@@ -120,7 +120,7 @@ lctl_token_store_delete_finish (LctlTokenStore *self,
  * or can be activated on the session bus. */
 
 static void
-return_store (GTask *task,
+return_store (GTask   *task,
               gboolean keyring)
 {
   LctlTokenStore *store;
@@ -134,7 +134,7 @@ return_store (GTask *task,
 }
 
 static gboolean
-names_contain (GVariant *reply,
+names_contain (GVariant   *reply,
                const char *name)
 {
   g_autofree const char **names = NULL;
@@ -146,9 +146,9 @@ names_contain (GVariant *reply,
 }
 
 static void
-list_activatable_cb (GObject *source,
+list_activatable_cb (GObject      *source,
                      GAsyncResult *result,
-                     gpointer user_data)
+                     gpointer      user_data)
 {
   g_autoptr (GTask) task = user_data;
   g_autoptr (GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, NULL);
@@ -157,9 +157,9 @@ list_activatable_cb (GObject *source,
 }
 
 static void
-list_names_cb (GObject *source,
+list_names_cb (GObject      *source,
                GAsyncResult *result,
-               gpointer user_data)
+               gpointer      user_data)
 {
   g_autoptr (GTask) task = user_data;
   GDBusConnection *bus = G_DBUS_CONNECTION (source);
@@ -178,9 +178,9 @@ list_names_cb (GObject *source,
 }
 
 static void
-bus_get_cb (GObject *source,
+bus_get_cb (GObject      *source,
             GAsyncResult *result,
-            gpointer user_data)
+            gpointer      user_data)
 {
   g_autoptr (GTask) task = user_data;
   g_autoptr (GError) error = NULL;
@@ -210,9 +210,9 @@ bus_get_cb (GObject *source,
  */
 void
 lctl_token_store_new_default_async (LctlTokenStorePreference preference,
-                                    GCancellable *cancellable,
-                                    GAsyncReadyCallback callback,
-                                    gpointer user_data)
+                                    GCancellable            *cancellable,
+                                    GAsyncReadyCallback      callback,
+                                    gpointer                 user_data)
 {
   g_autoptr (GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   const char *env = g_getenv ("LITELLMCTL_TOKEN_STORE");
@@ -238,7 +238,7 @@ lctl_token_store_new_default_async (LctlTokenStorePreference preference,
  */
 LctlTokenStore *
 lctl_token_store_new_default_finish (GAsyncResult *result,
-                                     GError **error)
+                                     GError      **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
 }

@@ -31,66 +31,66 @@ struct _LctlTokenStoreClass
 
   const char *backend_name;
 
-  void (*load_async) (LctlTokenStore *self,
-                      const char *provider,
-                      GCancellable *cancellable,
+  void (*load_async) (LctlTokenStore     *self,
+                      const char         *provider,
+                      GCancellable       *cancellable,
                       GAsyncReadyCallback callback,
-                      gpointer user_data);
+                      gpointer            user_data);
   JsonObject *(*load_finish) (LctlTokenStore *self,
-                              GAsyncResult *result,
-                              GError **error);
-  void (*save_async) (LctlTokenStore *self,
-                      const char *provider,
-                      const char *account,
-                      JsonObject *record,
-                      GCancellable *cancellable,
+                              GAsyncResult   *result,
+                              GError        **error);
+  void (*save_async) (LctlTokenStore     *self,
+                      const char         *provider,
+                      const char         *account,
+                      JsonObject         *record,
+                      GCancellable       *cancellable,
                       GAsyncReadyCallback callback,
-                      gpointer user_data);
+                      gpointer            user_data);
   gboolean (*save_finish) (LctlTokenStore *self,
-                           GAsyncResult *result,
-                           GError **error);
-  void (*delete_async) (LctlTokenStore *self,
-                        const char *provider,
-                        const char *account,
-                        GCancellable *cancellable,
+                           GAsyncResult   *result,
+                           GError        **error);
+  void (*delete_async) (LctlTokenStore     *self,
+                        const char         *provider,
+                        const char         *account,
+                        GCancellable       *cancellable,
                         GAsyncReadyCallback callback,
-                        gpointer user_data);
+                        gpointer            user_data);
   gboolean (*delete_finish) (LctlTokenStore *self,
-                             GAsyncResult *result,
-                             GError **error);
+                             GAsyncResult   *result,
+                             GError        **error);
 
   gpointer padding[8];
 };
 
 const char *lctl_token_store_get_backend_name (LctlTokenStore *self);
 
-void lctl_token_store_load_async (LctlTokenStore *self,
-                                  const char *provider,
-                                  GCancellable *cancellable,
-                                  GAsyncReadyCallback callback,
-                                  gpointer user_data);
+void        lctl_token_store_load_async (LctlTokenStore     *self,
+                                         const char         *provider,
+                                         GCancellable       *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer            user_data);
 JsonObject *lctl_token_store_load_finish (LctlTokenStore *self,
-                                          GAsyncResult *result,
-                                          GError **error);
-void lctl_token_store_save_async (LctlTokenStore *self,
-                                  const char *provider,
-                                  const char *account,
-                                  JsonObject *record,
-                                  GCancellable *cancellable,
-                                  GAsyncReadyCallback callback,
-                                  gpointer user_data);
-gboolean lctl_token_store_save_finish (LctlTokenStore *self,
-                                       GAsyncResult *result,
-                                       GError **error);
-void lctl_token_store_delete_async (LctlTokenStore *self,
-                                    const char *provider,
-                                    const char *account,
-                                    GCancellable *cancellable,
-                                    GAsyncReadyCallback callback,
-                                    gpointer user_data);
-gboolean lctl_token_store_delete_finish (LctlTokenStore *self,
-                                         GAsyncResult *result,
-                                         GError **error);
+                                          GAsyncResult   *result,
+                                          GError        **error);
+void        lctl_token_store_save_async (LctlTokenStore     *self,
+                                         const char         *provider,
+                                         const char         *account,
+                                         JsonObject         *record,
+                                         GCancellable       *cancellable,
+                                         GAsyncReadyCallback callback,
+                                         gpointer            user_data);
+gboolean    lctl_token_store_save_finish (LctlTokenStore *self,
+                                          GAsyncResult   *result,
+                                          GError        **error);
+void        lctl_token_store_delete_async (LctlTokenStore     *self,
+                                           const char         *provider,
+                                           const char         *account,
+                                           GCancellable       *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer            user_data);
+gboolean    lctl_token_store_delete_finish (LctlTokenStore *self,
+                                            GAsyncResult   *result,
+                                            GError        **error);
 
 /**
  * LctlTokenStorePreference:
@@ -105,11 +105,11 @@ typedef enum
   LCTL_TOKEN_STORE_FILE,
 } LctlTokenStorePreference;
 
-void lctl_token_store_new_default_async (LctlTokenStorePreference preference,
-                                         GCancellable *cancellable,
-                                         GAsyncReadyCallback callback,
-                                         gpointer user_data);
+void            lctl_token_store_new_default_async (LctlTokenStorePreference preference,
+                                                    GCancellable            *cancellable,
+                                                    GAsyncReadyCallback      callback,
+                                                    gpointer                 user_data);
 LctlTokenStore *lctl_token_store_new_default_finish (GAsyncResult *result,
-                                                     GError **error);
+                                                     GError      **error);
 
 G_END_DECLS

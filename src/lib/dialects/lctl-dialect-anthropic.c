@@ -19,9 +19,9 @@
 #define DEFAULT_MAX_TOKENS 8192
 
 /* OpenAI reasoning_effort → thinking budget, as LiteLLM maps it. */
-#define BUDGET_LOW 1024
+#define BUDGET_LOW    1024
 #define BUDGET_MEDIUM 2048
-#define BUDGET_HIGH 4096
+#define BUDGET_HIGH   4096
 
 /* Top-level request fields the IR models; everything else is an extra. */
 static const char *const modeled_request_fields[] = {
@@ -54,24 +54,24 @@ lctl_anthropic_stop_reason_to_string (LctlIrStopReason reason)
 {
   switch (reason)
     {
-      case LCTL_IR_STOP_MAX_TOKENS:
-        return "max_tokens";
-      case LCTL_IR_STOP_STOP_SEQUENCE:
-        return "stop_sequence";
-      case LCTL_IR_STOP_TOOL_USE:
-        return "tool_use";
-      case LCTL_IR_STOP_PAUSE:
-        return "pause_turn";
-      case LCTL_IR_STOP_REFUSAL:
-      case LCTL_IR_STOP_CONTENT_FILTER:
-        return "refusal";
-      case LCTL_IR_STOP_CONTEXT_WINDOW:
-        return "model_context_window_exceeded";
-      case LCTL_IR_STOP_NONE:
-      case LCTL_IR_STOP_END_TURN:
-      case LCTL_IR_STOP_ERROR:
-      default:
-        return "end_turn";
+    case LCTL_IR_STOP_MAX_TOKENS:
+      return "max_tokens";
+    case LCTL_IR_STOP_STOP_SEQUENCE:
+      return "stop_sequence";
+    case LCTL_IR_STOP_TOOL_USE:
+      return "tool_use";
+    case LCTL_IR_STOP_PAUSE:
+      return "pause_turn";
+    case LCTL_IR_STOP_REFUSAL:
+    case LCTL_IR_STOP_CONTENT_FILTER:
+      return "refusal";
+    case LCTL_IR_STOP_CONTEXT_WINDOW:
+      return "model_context_window_exceeded";
+    case LCTL_IR_STOP_NONE:
+    case LCTL_IR_STOP_END_TURN:
+    case LCTL_IR_STOP_ERROR:
+    default:
+      return "end_turn";
     }
 }
 
@@ -99,15 +99,15 @@ lctl_anthropic_stop_reason_from_string (const char *reason)
 
 /* ---- Parsing ---- */
 
-static LctlIrPart *parse_block (JsonNode *node,
+static LctlIrPart *parse_block (JsonNode   *node,
                                 const char *where,
-                                GError **error);
+                                GError    **error);
 
 static gboolean
-parse_blocks (JsonNode *content,
-              GPtrArray *parts,
+parse_blocks (JsonNode   *content,
+              GPtrArray  *parts,
               const char *where,
-              GError **error)
+              GError    **error)
 {
   JsonArray *array;
 
@@ -125,7 +125,7 @@ parse_blocks (JsonNode *content,
   for (unsigned i = 0; i < json_array_get_length (array); i++)
     {
       g_autofree char *here = g_strdup_printf ("%s[%u]", where, i);
-      LctlIrPart *part = parse_block (json_array_get_element (array, i), here, error);
+      LctlIrPart      *part = parse_block (json_array_get_element (array, i), here, error);
 
       if (part == NULL)
         return FALSE;
@@ -135,9 +135,9 @@ parse_blocks (JsonNode *content,
 }
 
 static LctlIrPart *
-parse_block (JsonNode *node,
+parse_block (JsonNode   *node,
              const char *where,
-             GError **error)
+             GError    **error)
 {
   JsonObject *block;
   const char *type;
@@ -233,7 +233,7 @@ parse_block (JsonNode *node,
         {
           g_autofree char *here = g_strdup_printf ("%s.content", where);
 
-          part->content = g_ptr_array_new_with_free_func ((GDestroyNotify)lctl_ir_part_free);
+          part->content = g_ptr_array_new_with_free_func ((GDestroyNotify) lctl_ir_part_free);
           if (!parse_blocks (content, part->content, here, error))
             return NULL;
         }
@@ -267,11 +267,11 @@ parse_block (JsonNode *node,
 }
 
 static gboolean
-parse_tools (JsonObject *root,
+parse_tools (JsonObject    *root,
              LctlIrRequest *request,
-             GError **error)
+             GError       **error)
 {
-  JsonNode *tools_node = lctl_json_member (root, "tools");
+  JsonNode  *tools_node = lctl_json_member (root, "tools");
   JsonArray *tools;
 
   if (tools_node == NULL)
@@ -323,7 +323,7 @@ parse_tools (JsonObject *root,
 }
 
 static void
-parse_tool_choice (JsonObject *root,
+parse_tool_choice (JsonObject    *root,
                    LctlIrRequest *request)
 {
   JsonObject *choice = lctl_json_object (root, "tool_choice");
@@ -347,7 +347,7 @@ parse_tool_choice (JsonObject *root,
 }
 
 static void
-parse_thinking (JsonObject *root,
+parse_thinking (JsonObject    *root,
                 LctlIrRequest *request)
 {
   JsonObject *thinking = lctl_json_object (root, "thinking");
@@ -367,7 +367,7 @@ parse_thinking (JsonObject *root,
 }
 
 static void
-parse_format (JsonObject *root,
+parse_format (JsonObject    *root,
               LctlIrRequest *request)
 {
   /* output_config.format (GA) or output_format (structured-outputs beta). */
@@ -388,14 +388,14 @@ parse_format (JsonObject *root,
 
 LctlIrRequest *
 lctl_anthropic_parse_request (JsonNode *root_node,
-                              GError **error)
+                              GError  **error)
 {
   g_autoptr (LctlIrRequest) request = lctl_ir_request_new (LCTL_DIALECT_ANTHROPIC);
   JsonObject *root = json_node_get_object (root_node);
-  JsonNode *system = lctl_json_member (root, "system");
-  JsonNode *messages_node = lctl_json_member (root, "messages");
-  JsonArray *messages;
-  JsonArray *stop;
+  JsonNode   *system = lctl_json_member (root, "system");
+  JsonNode   *messages_node = lctl_json_member (root, "messages");
+  JsonArray  *messages;
+  JsonArray  *stop;
   g_autoptr (GList) members = NULL;
   double number;
 
@@ -417,11 +417,11 @@ lctl_anthropic_parse_request (JsonNode *root_node,
   messages = json_node_get_array (messages_node);
   for (unsigned i = 0; i < json_array_get_length (messages); i++)
     {
-      JsonObject *object = lctl_json_array_object (messages, i);
-      const char *role = lctl_json_string (object, "role");
-      JsonNode *content = lctl_json_member (object, "content");
+      JsonObject      *object = lctl_json_array_object (messages, i);
+      const char      *role = lctl_json_string (object, "role");
+      JsonNode        *content = lctl_json_member (object, "content");
       g_autofree char *where = g_strdup_printf ("messages[%u].content", i);
-      LctlIrMessage *message;
+      LctlIrMessage   *message;
 
       if (object == NULL)
         {
@@ -465,7 +465,7 @@ lctl_anthropic_parse_request (JsonNode *root_node,
   if (lctl_json_number (root, "top_p", &number))
     request->top_p = number;
   if (lctl_json_number (root, "top_k", &number))
-    request->top_k = (int)CLAMP (number, 0, G_MAXINT);
+    request->top_k = (int) CLAMP (number, 0, G_MAXINT);
   stop = lctl_json_array (root, "stop_sequences");
   if (stop != NULL)
     {
@@ -479,7 +479,7 @@ lctl_anthropic_parse_request (JsonNode *root_node,
             g_ptr_array_add (strv, g_strdup (json_node_get_string (element)));
         }
       g_ptr_array_add (strv, NULL);
-      request->stop = (char **)g_ptr_array_free (strv, FALSE);
+      request->stop = (char **) g_ptr_array_free (strv, FALSE);
     }
   request->stream = lctl_json_bool (root, "stream") == 1;
   request->user = g_strdup (lctl_json_string (lctl_json_object (root, "metadata"), "user_id"));
@@ -524,13 +524,13 @@ parse_arguments (const char *arguments)
 }
 
 static JsonObject *build_block (const LctlIrPart *part,
-                                LctlDialect source,
-                                gboolean for_request);
+                                LctlDialect       source,
+                                gboolean          for_request);
 
 static JsonArray *
-build_blocks (GPtrArray *parts,
+build_blocks (GPtrArray  *parts,
               LctlDialect source,
-              gboolean for_request)
+              gboolean    for_request)
 {
   JsonArray *array = json_array_new ();
 
@@ -570,67 +570,67 @@ build_image_block (const LctlIrPart *part)
  * Anthropic (it verifies signatures), but a client may well be shown it. */
 static JsonObject *
 build_block (const LctlIrPart *part,
-             LctlDialect source,
-             gboolean for_request)
+             LctlDialect       source,
+             gboolean          for_request)
 {
-  JsonObject *block = NULL;
+  JsonObject      *block = NULL;
   g_autofree char *id = NULL;
 
   switch (part->kind)
     {
-      case LCTL_IR_PART_TEXT:
-        /* The API rejects empty text blocks. */
-        if (part->text == NULL || *part->text == '\0')
-          return NULL;
-        block = json_object_new ();
-        json_object_set_string_member (block, "type", "text");
-        json_object_set_string_member (block, "text", part->text);
-        if (part->extra != NULL && lctl_json_member (part->extra, "citations") != NULL && source == LCTL_DIALECT_ANTHROPIC)
-          json_object_set_member (block, "citations", json_node_copy (lctl_json_member (part->extra, "citations")));
-        break;
-      case LCTL_IR_PART_IMAGE:
-        block = build_image_block (part);
-        break;
-      case LCTL_IR_PART_TOOL_CALL:
-        block = json_object_new ();
-        id = lctl_anthropic_sanitize_tool_id (part->id);
-        json_object_set_string_member (block, "type", "tool_use");
-        json_object_set_string_member (block, "id", id);
-        json_object_set_string_member (block, "name", part->name ? part->name : "");
-        json_object_set_member (block, "input", parse_arguments (part->arguments));
-        break;
-      case LCTL_IR_PART_TOOL_RESULT:
-        block = json_object_new ();
-        id = lctl_anthropic_sanitize_tool_id (part->id);
-        json_object_set_string_member (block, "type", "tool_result");
-        json_object_set_string_member (block, "tool_use_id", id);
-        if (part->content != NULL)
-          json_object_set_array_member (block, "content", build_blocks (part->content, source, for_request));
-        else
-          json_object_set_string_member (block, "content", part->text ? part->text : "");
-        if (part->is_error)
-          json_object_set_boolean_member (block, "is_error", TRUE);
-        break;
-      case LCTL_IR_PART_THINKING:
-        if (for_request && (part->signature == NULL || *part->signature == '\0'))
-          return NULL;
-        block = json_object_new ();
-        json_object_set_string_member (block, "type", "thinking");
-        json_object_set_string_member (block, "thinking", part->text ? part->text : "");
-        json_object_set_string_member (block, "signature", part->signature ? part->signature : "");
-        break;
-      case LCTL_IR_PART_REDACTED_THINKING:
-        block = json_object_new ();
-        json_object_set_string_member (block, "type", "redacted_thinking");
-        json_object_set_string_member (block, "data", part->text ? part->text : "");
-        break;
-      case LCTL_IR_PART_RAW:
-        if (part->raw_dialect == LCTL_DIALECT_ANTHROPIC && part->raw != NULL && JSON_NODE_HOLDS_OBJECT (part->raw))
-          return json_object_ref (json_node_get_object (part->raw));
+    case LCTL_IR_PART_TEXT:
+      /* The API rejects empty text blocks. */
+      if (part->text == NULL || *part->text == '\0')
         return NULL;
-      case LCTL_IR_PART_ENCRYPTED_REASONING:
-      default:
+      block = json_object_new ();
+      json_object_set_string_member (block, "type", "text");
+      json_object_set_string_member (block, "text", part->text);
+      if (part->extra != NULL && lctl_json_member (part->extra, "citations") != NULL && source == LCTL_DIALECT_ANTHROPIC)
+        json_object_set_member (block, "citations", json_node_copy (lctl_json_member (part->extra, "citations")));
+      break;
+    case LCTL_IR_PART_IMAGE:
+      block = build_image_block (part);
+      break;
+    case LCTL_IR_PART_TOOL_CALL:
+      block = json_object_new ();
+      id = lctl_anthropic_sanitize_tool_id (part->id);
+      json_object_set_string_member (block, "type", "tool_use");
+      json_object_set_string_member (block, "id", id);
+      json_object_set_string_member (block, "name", part->name ? part->name : "");
+      json_object_set_member (block, "input", parse_arguments (part->arguments));
+      break;
+    case LCTL_IR_PART_TOOL_RESULT:
+      block = json_object_new ();
+      id = lctl_anthropic_sanitize_tool_id (part->id);
+      json_object_set_string_member (block, "type", "tool_result");
+      json_object_set_string_member (block, "tool_use_id", id);
+      if (part->content != NULL)
+        json_object_set_array_member (block, "content", build_blocks (part->content, source, for_request));
+      else
+        json_object_set_string_member (block, "content", part->text ? part->text : "");
+      if (part->is_error)
+        json_object_set_boolean_member (block, "is_error", TRUE);
+      break;
+    case LCTL_IR_PART_THINKING:
+      if (for_request && (part->signature == NULL || *part->signature == '\0'))
         return NULL;
+      block = json_object_new ();
+      json_object_set_string_member (block, "type", "thinking");
+      json_object_set_string_member (block, "thinking", part->text ? part->text : "");
+      json_object_set_string_member (block, "signature", part->signature ? part->signature : "");
+      break;
+    case LCTL_IR_PART_REDACTED_THINKING:
+      block = json_object_new ();
+      json_object_set_string_member (block, "type", "redacted_thinking");
+      json_object_set_string_member (block, "data", part->text ? part->text : "");
+      break;
+    case LCTL_IR_PART_RAW:
+      if (part->raw_dialect == LCTL_DIALECT_ANTHROPIC && part->raw != NULL && JSON_NODE_HOLDS_OBJECT (part->raw))
+        return json_object_ref (json_node_get_object (part->raw));
+      return NULL;
+    case LCTL_IR_PART_ENCRYPTED_REASONING:
+    default:
+      return NULL;
     }
 
   if (part->cache_control != NULL)
@@ -640,36 +640,36 @@ build_block (const LctlIrPart *part,
 
 static const char *
 wire_role (const LctlIrRequest *request,
-           LctlIrRole role)
+           LctlIrRole           role)
 {
   switch (role)
     {
-      case LCTL_IR_ROLE_ASSISTANT:
-        return "assistant";
-      case LCTL_IR_ROLE_SYSTEM:
-        /* Only Claude Code's own mid-conversation-system beta knows this
+    case LCTL_IR_ROLE_ASSISTANT:
+      return "assistant";
+    case LCTL_IR_ROLE_SYSTEM:
+      /* Only Claude Code's own mid-conversation-system beta knows this
        * role; from other clients it becomes user text. */
-        return request->dialect == LCTL_DIALECT_ANTHROPIC ? "system" : "user";
-      case LCTL_IR_ROLE_USER:
-      case LCTL_IR_ROLE_TOOL:
-      default:
-        return "user";
+      return request->dialect == LCTL_DIALECT_ANTHROPIC ? "system" : "user";
+    case LCTL_IR_ROLE_USER:
+    case LCTL_IR_ROLE_TOOL:
+    default:
+      return "user";
     }
 }
 
 static JsonArray *
 build_messages (const LctlIrRequest *request)
 {
-  JsonArray *messages = json_array_new ();
+  JsonArray  *messages = json_array_new ();
   JsonObject *previous = NULL;
   const char *previous_role = NULL;
-  gboolean merge = request->dialect != LCTL_DIALECT_ANTHROPIC;
+  gboolean    merge = request->dialect != LCTL_DIALECT_ANTHROPIC;
 
   for (unsigned i = 0; i < request->messages->len; i++)
     {
       const LctlIrMessage *message = request->messages->pdata[i];
-      const char *role = wire_role (request, message->role);
-      JsonArray *blocks = build_blocks (message->parts, request->dialect, TRUE);
+      const char          *role = wire_role (request, message->role);
+      JsonArray           *blocks = build_blocks (message->parts, request->dialect, TRUE);
 
       if (json_array_get_length (blocks) == 0)
         {
@@ -698,7 +698,7 @@ build_messages (const LctlIrRequest *request)
 }
 
 static JsonArray *
-build_tools (const LctlIrRequest *request,
+build_tools (const LctlIrRequest    *request,
              const LctlBuildOptions *options)
 {
   JsonArray *tools = json_array_new ();
@@ -706,7 +706,7 @@ build_tools (const LctlIrRequest *request,
   for (unsigned i = 0; i < request->tools->len; i++)
     {
       const LctlIrTool *tool = request->tools->pdata[i];
-      JsonObject *object;
+      JsonObject       *object;
 
       if (tool->raw != NULL)
         {
@@ -766,18 +766,18 @@ ensure_object_member (JsonObject *object,
 }
 
 JsonNode *
-lctl_anthropic_build_request (const LctlIrRequest *request,
-                              const char *model,
+lctl_anthropic_build_request (const LctlIrRequest    *request,
+                              const char             *model,
                               const LctlBuildOptions *options,
-                              GError **error)
+                              GError                **error)
 {
-  JsonObject *body = json_object_new ();
-  JsonNode *root = lctl_json_node_new_object (body);
-  gboolean same = request->dialect == LCTL_DIALECT_ANTHROPIC;
-  gboolean thinking_on = request->thinking.mode == LCTL_IR_THINKING_ENABLED || request->thinking.mode == LCTL_IR_THINKING_ADAPTIVE;
+  JsonObject      *body = json_object_new ();
+  JsonNode        *root = lctl_json_node_new_object (body);
+  gboolean         same = request->dialect == LCTL_DIALECT_ANTHROPIC;
+  gboolean         thinking_on = request->thinking.mode == LCTL_IR_THINKING_ENABLED || request->thinking.mode == LCTL_IR_THINKING_ADAPTIVE;
   g_autofree char *instruction = NULL;
-  gint64 max_tokens = request->max_tokens;
-  gint64 budget = 0;
+  gint64           max_tokens = request->max_tokens;
+  gint64           budget = 0;
 
   /* Fields only an Anthropic client can have sent come back as they were;
    * the modelled fields below overwrite theirs. */
@@ -834,21 +834,21 @@ lctl_anthropic_build_request (const LctlIrRequest *request,
 
       switch (request->tool_choice.mode)
         {
-          case LCTL_IR_TOOL_CHOICE_ANY:
-            json_object_set_string_member (choice, "type", "any");
-            break;
-          case LCTL_IR_TOOL_CHOICE_NONE:
-            json_object_set_string_member (choice, "type", "none");
-            break;
-          case LCTL_IR_TOOL_CHOICE_TOOL:
-            json_object_set_string_member (choice, "type", "tool");
-            json_object_set_string_member (choice, "name", request->tool_choice.name ? request->tool_choice.name : "");
-            break;
-          case LCTL_IR_TOOL_CHOICE_AUTO:
-          case LCTL_IR_TOOL_CHOICE_UNSET:
-          default:
-            json_object_set_string_member (choice, "type", "auto");
-            break;
+        case LCTL_IR_TOOL_CHOICE_ANY:
+          json_object_set_string_member (choice, "type", "any");
+          break;
+        case LCTL_IR_TOOL_CHOICE_NONE:
+          json_object_set_string_member (choice, "type", "none");
+          break;
+        case LCTL_IR_TOOL_CHOICE_TOOL:
+          json_object_set_string_member (choice, "type", "tool");
+          json_object_set_string_member (choice, "name", request->tool_choice.name ? request->tool_choice.name : "");
+          break;
+        case LCTL_IR_TOOL_CHOICE_AUTO:
+        case LCTL_IR_TOOL_CHOICE_UNSET:
+        default:
+          json_object_set_string_member (choice, "type", "auto");
+          break;
         }
       if (request->tool_choice.parallel == 0 && request->tool_choice.mode != LCTL_IR_TOOL_CHOICE_NONE)
         json_object_set_boolean_member (choice, "disable_parallel_tool_use", TRUE);
@@ -959,7 +959,7 @@ lctl_anthropic_build_request (const LctlIrRequest *request,
 /* ---- Responses ---- */
 
 static void
-parse_usage (JsonObject *object,
+parse_usage (JsonObject  *object,
              LctlIrUsage *usage)
 {
   if (object == NULL)
@@ -972,7 +972,7 @@ parse_usage (JsonObject *object,
 
 static JsonObject *
 build_usage (const LctlIrUsage *usage,
-             gboolean with_output)
+             gboolean           with_output)
 {
   JsonObject *object = json_object_new ();
 
@@ -986,11 +986,11 @@ build_usage (const LctlIrUsage *usage,
 
 LctlIrResponse *
 lctl_anthropic_parse_response (JsonNode *root_node,
-                               GError **error)
+                               GError  **error)
 {
   g_autoptr (LctlIrResponse) response = lctl_ir_response_new ();
   JsonObject *root = json_node_get_object (root_node);
-  JsonNode *content = lctl_json_member (root, "content");
+  JsonNode   *content = lctl_json_member (root, "content");
 
   if (g_strcmp0 (lctl_json_string (root, "type"), "error") == 0)
     {
@@ -1014,9 +1014,9 @@ lctl_anthropic_parse_response (JsonNode *root_node,
 
 JsonNode *
 lctl_anthropic_build_response (const LctlIrResponse *response,
-                               const char *model)
+                               const char           *model)
 {
-  JsonObject *body = json_object_new ();
+  JsonObject      *body = json_object_new ();
   g_autofree char *id = response->id ? g_strdup (response->id) : lctl_dialect_make_id ("msg_");
 
   json_object_set_string_member (body, "id", id);
@@ -1038,7 +1038,7 @@ lctl_anthropic_build_response (const LctlIrResponse *response,
 static const struct
 {
   LctlIrErrorType type;
-  const char *name;
+  const char     *name;
 } error_names[] = {
   { LCTL_IR_ERROR_INVALID_REQUEST, "invalid_request_error" },
   { LCTL_IR_ERROR_AUTHENTICATION, "authentication_error" },
@@ -1056,17 +1056,17 @@ static const struct
 };
 
 LctlIrError *
-lctl_anthropic_parse_error (unsigned status,
-                            JsonNode *root,
+lctl_anthropic_parse_error (unsigned    status,
+                            JsonNode   *root,
                             const char *text)
 {
-  JsonObject *object = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
-  JsonObject *inner = lctl_json_object (object, "error");
-  const char *type = lctl_json_string (inner, "type");
-  const char *message = lctl_json_string (inner, "message");
+  JsonObject     *object = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+  JsonObject     *inner = lctl_json_object (object, "error");
+  const char     *type = lctl_json_string (inner, "type");
+  const char     *message = lctl_json_string (inner, "message");
   LctlIrErrorType ir_type = lctl_ir_error_type_from_status (status);
-  gboolean typed = FALSE;
-  LctlIrError *error;
+  gboolean        typed = FALSE;
+  LctlIrError    *error;
 
   if (message == NULL)
     message = lctl_json_string (object, "message");
@@ -1095,11 +1095,11 @@ lctl_anthropic_parse_error (unsigned status,
 
 JsonNode *
 lctl_anthropic_build_error (const LctlIrError *error,
-                            unsigned *status)
+                            unsigned          *status)
 {
-  JsonObject *body = json_object_new ();
-  JsonObject *inner = json_object_new ();
-  const char *type = "api_error";
+  JsonObject      *body = json_object_new ();
+  JsonObject      *inner = json_object_new ();
+  const char      *type = "api_error";
   g_autofree char *message = NULL;
 
   for (unsigned i = 0; i < G_N_ELEMENTS (error_names); i++)
@@ -1129,14 +1129,14 @@ lctl_anthropic_build_error (const LctlIrError *error,
 
 struct _LctlAnthropicDecoder
 {
-  gboolean started;
-  gboolean done;
-  int next_index;
-  GArray *index_map; /* Anthropic block index → IR part index, -1 unknown */
-  int open_index;    /* IR index of the open block, -1 none */
-  LctlIrUsage usage;
+  gboolean         started;
+  gboolean         done;
+  int              next_index;
+  GArray          *index_map;  /* Anthropic block index → IR part index, -1 unknown */
+  int              open_index; /* IR index of the open block, -1 none */
+  LctlIrUsage      usage;
   LctlIrStopReason stop_reason;
-  char *stop_sequence;
+  char            *stop_sequence;
 };
 
 LctlAnthropicDecoder *
@@ -1168,27 +1168,27 @@ lctl_anthropic_decoder_is_done (LctlAnthropicDecoder *decoder)
 
 static int
 map_index (LctlAnthropicDecoder *decoder,
-           JsonObject *object)
+           JsonObject           *object)
 {
   gint64 wire = -1;
 
-  if (!lctl_json_int (object, "index", &wire) || wire < 0 || wire >= (gint64)decoder->index_map->len)
+  if (!lctl_json_int (object, "index", &wire) || wire < 0 || wire >= (gint64) decoder->index_map->len)
     return decoder->open_index;
   return g_array_index (decoder->index_map, int, wire);
 }
 
 static void
-push (GPtrArray *events,
+push (GPtrArray   *events,
       LctlIrEvent *event)
 {
   g_ptr_array_add (events, event);
 }
 
 static void
-push_delta (GPtrArray *events,
+push_delta (GPtrArray      *events,
             LctlIrEventType type,
-            int index,
-            const char *text)
+            int             index,
+            const char     *text)
 {
   LctlIrEvent *event;
 
@@ -1202,9 +1202,9 @@ push_delta (GPtrArray *events,
 
 static void
 push_message_start (LctlAnthropicDecoder *decoder,
-                    GPtrArray *events,
-                    const char *id,
-                    const char *model)
+                    GPtrArray            *events,
+                    const char           *id,
+                    const char           *model)
 {
   LctlIrEvent *event = lctl_ir_event_new (LCTL_IR_EVENT_MESSAGE_START);
 
@@ -1217,7 +1217,7 @@ push_message_start (LctlAnthropicDecoder *decoder,
 
 static void
 close_open (LctlAnthropicDecoder *decoder,
-            GPtrArray *events)
+            GPtrArray            *events)
 {
   LctlIrEvent *event;
 
@@ -1231,7 +1231,7 @@ close_open (LctlAnthropicDecoder *decoder,
 
 static void
 push_message_stop (LctlAnthropicDecoder *decoder,
-                   GPtrArray *events)
+                   GPtrArray            *events)
 {
   LctlIrEvent *event = lctl_ir_event_new (LCTL_IR_EVENT_MESSAGE_STOP);
 
@@ -1246,10 +1246,10 @@ push_message_stop (LctlAnthropicDecoder *decoder,
 
 gboolean
 lctl_anthropic_decoder_feed (LctlAnthropicDecoder *decoder,
-                             const char *event_name,
-                             const char *data,
-                             GPtrArray *events,
-                             GError **error)
+                             const char           *event_name,
+                             const char           *data,
+                             GPtrArray            *events,
+                             GError              **error)
 {
   g_autoptr (JsonNode) root = NULL;
   JsonObject *object;
@@ -1282,10 +1282,10 @@ lctl_anthropic_decoder_feed (LctlAnthropicDecoder *decoder,
     {
       JsonNode *block_node = lctl_json_member (object, "content_block");
       g_autoptr (GError) block_error = NULL;
-      LctlIrPart *part = block_node ? parse_block (block_node, "content_block", &block_error) : NULL;
-      gint64 wire = -1;
-      LctlIrEvent *event;
-      int index;
+      LctlIrPart      *part = block_node ? parse_block (block_node, "content_block", &block_error) : NULL;
+      gint64           wire = -1;
+      LctlIrEvent     *event;
+      int              index;
       g_autofree char *initial = NULL;
 
       if (part == NULL)
@@ -1304,7 +1304,7 @@ lctl_anthropic_decoder_feed (LctlAnthropicDecoder *decoder,
         {
           int unknown = -1;
 
-          while ((gint64)decoder->index_map->len <= wire)
+          while ((gint64) decoder->index_map->len <= wire)
             g_array_append_val (decoder->index_map, unknown);
           g_array_index (decoder->index_map, int, wire) = index;
         }
@@ -1338,7 +1338,7 @@ lctl_anthropic_decoder_feed (LctlAnthropicDecoder *decoder,
     {
       JsonObject *delta = lctl_json_object (object, "delta");
       const char *delta_type = lctl_json_string (delta, "type");
-      int index = map_index (decoder, object);
+      int         index = map_index (decoder, object);
 
       if (g_strcmp0 (delta_type, "text_delta") == 0)
         push_delta (events, LCTL_IR_EVENT_TEXT_DELTA, index, lctl_json_string (delta, "text"));
@@ -1358,8 +1358,8 @@ lctl_anthropic_decoder_feed (LctlAnthropicDecoder *decoder,
     }
   else if (g_str_equal (type, "message_delta"))
     {
-      JsonObject *delta = lctl_json_object (object, "delta");
-      const char *reason = lctl_json_string (delta, "stop_reason");
+      JsonObject  *delta = lctl_json_object (object, "delta");
+      const char  *reason = lctl_json_string (delta, "stop_reason");
       LctlIrEvent *event;
 
       if (reason != NULL)
@@ -1402,7 +1402,7 @@ lctl_anthropic_decoder_feed (LctlAnthropicDecoder *decoder,
 
 void
 lctl_anthropic_decoder_finish (LctlAnthropicDecoder *decoder,
-                               GPtrArray *events)
+                               GPtrArray            *events)
 {
   LctlIrEvent *event;
 
@@ -1434,16 +1434,16 @@ typedef enum
 
 struct _LctlAnthropicEncoder
 {
-  char *model;
-  char *id;
-  gboolean started;
-  gboolean pinged;
-  gboolean done;
-  int next_block;
-  int open_block; /* wire index of the open block, -1 none */
-  BlockKind open_kind;
-  int open_ir_index;   /* IR index that opened it, -1 for implicit blocks */
-  GHashTable *skipped; /* IR indices of parts not representable here */
+  char       *model;
+  char       *id;
+  gboolean    started;
+  gboolean    pinged;
+  gboolean    done;
+  int         next_block;
+  int         open_block; /* wire index of the open block, -1 none */
+  BlockKind   open_kind;
+  int         open_ir_index; /* IR index that opened it, -1 for implicit blocks */
+  GHashTable *skipped;       /* IR indices of parts not representable here */
   LctlIrUsage usage;
 };
 
@@ -1478,7 +1478,7 @@ lctl_anthropic_encoder_is_done (LctlAnthropicEncoder *encoder)
 }
 
 static void
-write_event (GString *out,
+write_event (GString    *out,
              const char *name,
              JsonObject *object)
 {
@@ -1490,8 +1490,8 @@ write_event (GString *out,
 
 static void
 encoder_start (LctlAnthropicEncoder *encoder,
-               const LctlIrEvent *event,
-               GString *out)
+               const LctlIrEvent    *event,
+               GString              *out)
 {
   JsonObject *object = json_object_new ();
   JsonObject *message = json_object_new ();
@@ -1526,7 +1526,7 @@ encoder_start (LctlAnthropicEncoder *encoder,
 
 static void
 encoder_close_block (LctlAnthropicEncoder *encoder,
-                     GString *out)
+                     GString              *out)
 {
   JsonObject *object;
 
@@ -1543,10 +1543,10 @@ encoder_close_block (LctlAnthropicEncoder *encoder,
 
 static void
 encoder_open_block (LctlAnthropicEncoder *encoder,
-                    JsonObject *block,
-                    BlockKind kind,
-                    int ir_index,
-                    GString *out)
+                    JsonObject           *block,
+                    BlockKind             kind,
+                    int                   ir_index,
+                    GString              *out)
 {
   JsonObject *object = json_object_new ();
 
@@ -1586,10 +1586,10 @@ empty_block (BlockKind kind)
 
 static void
 encoder_delta (LctlAnthropicEncoder *encoder,
-               const char *delta_type,
-               const char *field,
-               const char *text,
-               GString *out)
+               const char           *delta_type,
+               const char           *field,
+               const char           *text,
+               GString              *out)
 {
   JsonObject *object = json_object_new ();
   JsonObject *delta = json_object_new ();
@@ -1606,9 +1606,9 @@ encoder_delta (LctlAnthropicEncoder *encoder,
  * block open gets one (some upstreams never announce their parts). */
 static gboolean
 encoder_route (LctlAnthropicEncoder *encoder,
-               const LctlIrEvent *event,
-               BlockKind kind,
-               GString *out)
+               const LctlIrEvent    *event,
+               BlockKind             kind,
+               GString              *out)
 {
   if (g_hash_table_contains (encoder->skipped, GINT_TO_POINTER (event->index)))
     return FALSE;
@@ -1623,8 +1623,8 @@ encoder_route (LctlAnthropicEncoder *encoder,
 
 void
 lctl_anthropic_encoder_encode (LctlAnthropicEncoder *encoder,
-                               const LctlIrEvent *event,
-                               GString *out)
+                               const LctlIrEvent    *event,
+                               GString              *out)
 {
   if (encoder->done)
     return;
@@ -1633,137 +1633,137 @@ lctl_anthropic_encoder_encode (LctlAnthropicEncoder *encoder,
 
   switch (event->type)
     {
-      case LCTL_IR_EVENT_MESSAGE_START:
-        break;
-      case LCTL_IR_EVENT_PART_START:
-        {
-          const LctlIrPart *part = event->part;
-          JsonObject *block = NULL;
-          BlockKind kind = BLOCK_OTHER;
+    case LCTL_IR_EVENT_MESSAGE_START:
+      break;
+    case LCTL_IR_EVENT_PART_START:
+      {
+        const LctlIrPart *part = event->part;
+        JsonObject       *block = NULL;
+        BlockKind         kind = BLOCK_OTHER;
 
-          if (part == NULL || part->kind == LCTL_IR_PART_TEXT)
-            {
-              block = empty_block (BLOCK_TEXT);
-              kind = BLOCK_TEXT;
-            }
-          else if (part->kind == LCTL_IR_PART_THINKING)
-            {
-              block = empty_block (BLOCK_THINKING);
-              kind = BLOCK_THINKING;
-            }
-          else if (part->kind == LCTL_IR_PART_TOOL_CALL)
-            {
-              g_autofree char *id = lctl_anthropic_sanitize_tool_id (part->id);
-
-              block = json_object_new ();
-              json_object_set_string_member (block, "type", "tool_use");
-              json_object_set_string_member (block, "id", id);
-              json_object_set_string_member (block, "name", part->name ? part->name : "");
-              json_object_set_object_member (block, "input", json_object_new ());
-              kind = BLOCK_TOOL;
-            }
-          else if (part->kind == LCTL_IR_PART_REDACTED_THINKING || part->kind == LCTL_IR_PART_RAW)
-            block = build_block (part, LCTL_DIALECT_ANTHROPIC, FALSE);
-
-          if (block == NULL)
-            {
-              g_hash_table_add (encoder->skipped, GINT_TO_POINTER (event->index));
-              break;
-            }
-          encoder_open_block (encoder, block, kind, event->index, out);
-          if (part != NULL && part->kind == LCTL_IR_PART_TEXT && part->text && *part->text)
-            encoder_delta (encoder, "text_delta", "text", part->text, out);
-          if (part != NULL && part->kind == LCTL_IR_PART_THINKING && part->text && *part->text)
-            encoder_delta (encoder, "thinking_delta", "thinking", part->text, out);
-          if (part != NULL && part->kind == LCTL_IR_PART_TOOL_CALL && part->arguments && *part->arguments)
-            encoder_delta (encoder, "input_json_delta", "partial_json", part->arguments, out);
-        }
-        break;
-      case LCTL_IR_EVENT_TEXT_DELTA:
-        if (encoder_route (encoder, event, BLOCK_TEXT, out))
-          encoder_delta (encoder, "text_delta", "text", event->text, out);
-        break;
-      case LCTL_IR_EVENT_THINKING_DELTA:
-        if (encoder_route (encoder, event, BLOCK_THINKING, out))
-          encoder_delta (encoder, "thinking_delta", "thinking", event->text, out);
-        break;
-      case LCTL_IR_EVENT_SIGNATURE_DELTA:
-        if (encoder->open_block >= 0 && encoder->open_kind == BLOCK_THINKING)
-          encoder_delta (encoder, "signature_delta", "signature", event->text, out);
-        break;
-      case LCTL_IR_EVENT_TOOL_ARGS_DELTA:
-        if (encoder_route (encoder, event, BLOCK_TOOL, out))
-          encoder_delta (encoder, "input_json_delta", "partial_json", event->text, out);
-        break;
-      case LCTL_IR_EVENT_PART_STOP:
-        if (encoder->open_block >= 0 && (event->index == encoder->open_ir_index || encoder->open_ir_index < 0))
-          encoder_close_block (encoder, out);
-        break;
-      case LCTL_IR_EVENT_USAGE:
-        lctl_ir_usage_merge (&encoder->usage, &event->usage);
-        break;
-      case LCTL_IR_EVENT_MESSAGE_STOP:
-        {
-          JsonObject *object = json_object_new ();
-          JsonObject *delta = json_object_new ();
-          JsonObject *usage = json_object_new ();
-
-          lctl_ir_usage_merge (&encoder->usage, &event->usage);
-          encoder_close_block (encoder, out);
-          json_object_set_string_member (delta, "stop_reason", lctl_anthropic_stop_reason_to_string (event->stop_reason));
-          if (event->stop_sequence != NULL)
-            json_object_set_string_member (delta, "stop_sequence", event->stop_sequence);
-          else
-            json_object_set_null_member (delta, "stop_sequence");
-          /* Cumulative, as the API reports them in message_delta. */
-          if (encoder->usage.input_tokens >= 0)
-            json_object_set_int_member (usage, "input_tokens", encoder->usage.input_tokens);
-          if (encoder->usage.cache_creation_tokens >= 0)
-            json_object_set_int_member (usage, "cache_creation_input_tokens", encoder->usage.cache_creation_tokens);
-          if (encoder->usage.cache_read_tokens >= 0)
-            json_object_set_int_member (usage, "cache_read_input_tokens", encoder->usage.cache_read_tokens);
-          json_object_set_int_member (usage, "output_tokens", MAX (encoder->usage.output_tokens, 0));
-          json_object_set_string_member (object, "type", "message_delta");
-          json_object_set_object_member (object, "delta", delta);
-          json_object_set_object_member (object, "usage", usage);
-          write_event (out, "message_delta", object);
-
-          object = json_object_new ();
-          json_object_set_string_member (object, "type", "message_stop");
-          write_event (out, "message_stop", object);
-          encoder->done = TRUE;
-        }
-        break;
-      case LCTL_IR_EVENT_ERROR:
-        if (event->error != NULL)
-          lctl_anthropic_encoder_error (encoder, event->error, out);
-        else
+        if (part == NULL || part->kind == LCTL_IR_PART_TEXT)
           {
-            g_autoptr (LctlIrError) error = lctl_ir_error_new (LCTL_IR_ERROR_API_ERROR, 0, NULL);
-
-            lctl_anthropic_encoder_error (encoder, error, out);
+            block = empty_block (BLOCK_TEXT);
+            kind = BLOCK_TEXT;
           }
-        break;
-      case LCTL_IR_EVENT_PING:
-        if (encoder->started)
-          lctl_anthropic_encoder_ping (encoder, out);
-        break;
-      default:
-        break;
+        else if (part->kind == LCTL_IR_PART_THINKING)
+          {
+            block = empty_block (BLOCK_THINKING);
+            kind = BLOCK_THINKING;
+          }
+        else if (part->kind == LCTL_IR_PART_TOOL_CALL)
+          {
+            g_autofree char *id = lctl_anthropic_sanitize_tool_id (part->id);
+
+            block = json_object_new ();
+            json_object_set_string_member (block, "type", "tool_use");
+            json_object_set_string_member (block, "id", id);
+            json_object_set_string_member (block, "name", part->name ? part->name : "");
+            json_object_set_object_member (block, "input", json_object_new ());
+            kind = BLOCK_TOOL;
+          }
+        else if (part->kind == LCTL_IR_PART_REDACTED_THINKING || part->kind == LCTL_IR_PART_RAW)
+          block = build_block (part, LCTL_DIALECT_ANTHROPIC, FALSE);
+
+        if (block == NULL)
+          {
+            g_hash_table_add (encoder->skipped, GINT_TO_POINTER (event->index));
+            break;
+          }
+        encoder_open_block (encoder, block, kind, event->index, out);
+        if (part != NULL && part->kind == LCTL_IR_PART_TEXT && part->text && *part->text)
+          encoder_delta (encoder, "text_delta", "text", part->text, out);
+        if (part != NULL && part->kind == LCTL_IR_PART_THINKING && part->text && *part->text)
+          encoder_delta (encoder, "thinking_delta", "thinking", part->text, out);
+        if (part != NULL && part->kind == LCTL_IR_PART_TOOL_CALL && part->arguments && *part->arguments)
+          encoder_delta (encoder, "input_json_delta", "partial_json", part->arguments, out);
+      }
+      break;
+    case LCTL_IR_EVENT_TEXT_DELTA:
+      if (encoder_route (encoder, event, BLOCK_TEXT, out))
+        encoder_delta (encoder, "text_delta", "text", event->text, out);
+      break;
+    case LCTL_IR_EVENT_THINKING_DELTA:
+      if (encoder_route (encoder, event, BLOCK_THINKING, out))
+        encoder_delta (encoder, "thinking_delta", "thinking", event->text, out);
+      break;
+    case LCTL_IR_EVENT_SIGNATURE_DELTA:
+      if (encoder->open_block >= 0 && encoder->open_kind == BLOCK_THINKING)
+        encoder_delta (encoder, "signature_delta", "signature", event->text, out);
+      break;
+    case LCTL_IR_EVENT_TOOL_ARGS_DELTA:
+      if (encoder_route (encoder, event, BLOCK_TOOL, out))
+        encoder_delta (encoder, "input_json_delta", "partial_json", event->text, out);
+      break;
+    case LCTL_IR_EVENT_PART_STOP:
+      if (encoder->open_block >= 0 && (event->index == encoder->open_ir_index || encoder->open_ir_index < 0))
+        encoder_close_block (encoder, out);
+      break;
+    case LCTL_IR_EVENT_USAGE:
+      lctl_ir_usage_merge (&encoder->usage, &event->usage);
+      break;
+    case LCTL_IR_EVENT_MESSAGE_STOP:
+      {
+        JsonObject *object = json_object_new ();
+        JsonObject *delta = json_object_new ();
+        JsonObject *usage = json_object_new ();
+
+        lctl_ir_usage_merge (&encoder->usage, &event->usage);
+        encoder_close_block (encoder, out);
+        json_object_set_string_member (delta, "stop_reason", lctl_anthropic_stop_reason_to_string (event->stop_reason));
+        if (event->stop_sequence != NULL)
+          json_object_set_string_member (delta, "stop_sequence", event->stop_sequence);
+        else
+          json_object_set_null_member (delta, "stop_sequence");
+        /* Cumulative, as the API reports them in message_delta. */
+        if (encoder->usage.input_tokens >= 0)
+          json_object_set_int_member (usage, "input_tokens", encoder->usage.input_tokens);
+        if (encoder->usage.cache_creation_tokens >= 0)
+          json_object_set_int_member (usage, "cache_creation_input_tokens", encoder->usage.cache_creation_tokens);
+        if (encoder->usage.cache_read_tokens >= 0)
+          json_object_set_int_member (usage, "cache_read_input_tokens", encoder->usage.cache_read_tokens);
+        json_object_set_int_member (usage, "output_tokens", MAX (encoder->usage.output_tokens, 0));
+        json_object_set_string_member (object, "type", "message_delta");
+        json_object_set_object_member (object, "delta", delta);
+        json_object_set_object_member (object, "usage", usage);
+        write_event (out, "message_delta", object);
+
+        object = json_object_new ();
+        json_object_set_string_member (object, "type", "message_stop");
+        write_event (out, "message_stop", object);
+        encoder->done = TRUE;
+      }
+      break;
+    case LCTL_IR_EVENT_ERROR:
+      if (event->error != NULL)
+        lctl_anthropic_encoder_error (encoder, event->error, out);
+      else
+        {
+          g_autoptr (LctlIrError) error = lctl_ir_error_new (LCTL_IR_ERROR_API_ERROR, 0, NULL);
+
+          lctl_anthropic_encoder_error (encoder, error, out);
+        }
+      break;
+    case LCTL_IR_EVENT_PING:
+      if (encoder->started)
+        lctl_anthropic_encoder_ping (encoder, out);
+      break;
+    default:
+      break;
     }
 }
 
 void
 lctl_anthropic_encoder_ping (LctlAnthropicEncoder *encoder,
-                             GString *out)
+                             GString              *out)
 {
   lctl_sse_append_event (out, "ping", "{\"type\":\"ping\"}");
 }
 
 void
 lctl_anthropic_encoder_error (LctlAnthropicEncoder *encoder,
-                              const LctlIrError *error,
-                              GString *out)
+                              const LctlIrError    *error,
+                              GString              *out)
 {
   g_autoptr (JsonNode) body = lctl_anthropic_build_error (error, NULL);
   g_autofree char *data = lctl_json_to_string (body);

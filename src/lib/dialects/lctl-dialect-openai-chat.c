@@ -23,21 +23,21 @@ lctl_openai_chat_stop_reason_to_string (LctlIrStopReason reason)
 {
   switch (reason)
     {
-      case LCTL_IR_STOP_MAX_TOKENS:
-      case LCTL_IR_STOP_CONTEXT_WINDOW:
-        return "length";
-      case LCTL_IR_STOP_TOOL_USE:
-        return "tool_calls";
-      case LCTL_IR_STOP_CONTENT_FILTER:
-      case LCTL_IR_STOP_REFUSAL:
-        return "content_filter";
-      case LCTL_IR_STOP_NONE:
-      case LCTL_IR_STOP_END_TURN:
-      case LCTL_IR_STOP_STOP_SEQUENCE:
-      case LCTL_IR_STOP_PAUSE:
-      case LCTL_IR_STOP_ERROR:
-      default:
-        return "stop";
+    case LCTL_IR_STOP_MAX_TOKENS:
+    case LCTL_IR_STOP_CONTEXT_WINDOW:
+      return "length";
+    case LCTL_IR_STOP_TOOL_USE:
+      return "tool_calls";
+    case LCTL_IR_STOP_CONTENT_FILTER:
+    case LCTL_IR_STOP_REFUSAL:
+      return "content_filter";
+    case LCTL_IR_STOP_NONE:
+    case LCTL_IR_STOP_END_TURN:
+    case LCTL_IR_STOP_STOP_SEQUENCE:
+    case LCTL_IR_STOP_PAUSE:
+    case LCTL_IR_STOP_ERROR:
+    default:
+      return "stop";
     }
 }
 
@@ -62,27 +62,27 @@ lctl_openai_chat_effort_for_thinking (const LctlIrThinking *thinking)
 {
   switch (thinking->mode)
     {
-      case LCTL_IR_THINKING_ENABLED:
-        if (thinking->budget_tokens > 0)
-          {
-            if (thinking->budget_tokens <= 4096)
-              return "low";
-            if (thinking->budget_tokens <= 16384)
-              return "medium";
-            return "high";
-          }
-        G_GNUC_FALLTHROUGH;
-      case LCTL_IR_THINKING_ADAPTIVE:
-        if (thinking->effort == NULL)
-          return thinking->mode == LCTL_IR_THINKING_ENABLED ? "medium" : NULL;
-        /* Anthropic's levels above high have no OpenAI name. */
-        if (g_str_equal (thinking->effort, "max") || g_str_equal (thinking->effort, "xhigh"))
+    case LCTL_IR_THINKING_ENABLED:
+      if (thinking->budget_tokens > 0)
+        {
+          if (thinking->budget_tokens <= 4096)
+            return "low";
+          if (thinking->budget_tokens <= 16384)
+            return "medium";
           return "high";
-        return thinking->effort;
-      case LCTL_IR_THINKING_DISABLED:
-      case LCTL_IR_THINKING_UNSET:
-      default:
-        return NULL;
+        }
+      G_GNUC_FALLTHROUGH;
+    case LCTL_IR_THINKING_ADAPTIVE:
+      if (thinking->effort == NULL)
+        return thinking->mode == LCTL_IR_THINKING_ENABLED ? "medium" : NULL;
+      /* Anthropic's levels above high have no OpenAI name. */
+      if (g_str_equal (thinking->effort, "max") || g_str_equal (thinking->effort, "xhigh"))
+        return "high";
+      return thinking->effort;
+    case LCTL_IR_THINKING_DISABLED:
+    case LCTL_IR_THINKING_UNSET:
+    default:
+      return NULL;
     }
 }
 
@@ -97,10 +97,10 @@ is_string (JsonNode *node)
 /* Content as a string or an array of parts (Qwen sends arrays
  * everywhere). */
 static gboolean
-parse_content (JsonNode *content,
-               GPtrArray *parts,
+parse_content (JsonNode   *content,
+               GPtrArray  *parts,
                const char *where,
-               GError **error)
+               GError    **error)
 {
   JsonArray *array;
 
@@ -119,7 +119,7 @@ parse_content (JsonNode *content,
   array = json_node_get_array (content);
   for (unsigned i = 0; i < json_array_get_length (array); i++)
     {
-      JsonNode *element = json_array_get_element (array, i);
+      JsonNode   *element = json_array_get_element (array, i);
       JsonObject *object = JSON_NODE_HOLDS_OBJECT (element) ? json_node_get_object (element) : NULL;
       const char *type = lctl_json_string (object, "type");
 
@@ -146,7 +146,7 @@ parse_content (JsonNode *content,
         }
       else if (g_str_equal (type, "image_url"))
         {
-          JsonNode *image = lctl_json_member (object, "image_url");
+          JsonNode   *image = lctl_json_member (object, "image_url");
           const char *url = is_string (image) ? json_node_get_string (image) : lctl_json_string (lctl_json_object (object, "image_url"), "url");
           const char *detail = lctl_json_string (lctl_json_object (object, "image_url"), "detail");
           LctlIrPart *part;
@@ -182,16 +182,16 @@ parse_content (JsonNode *content,
 }
 
 static gboolean
-parse_tool_calls (JsonArray *calls,
+parse_tool_calls (JsonArray     *calls,
                   LctlIrMessage *message,
-                  unsigned index,
-                  GError **error)
+                  unsigned       index,
+                  GError       **error)
 {
   for (unsigned j = 0; j < json_array_get_length (calls); j++)
     {
       JsonObject *call = lctl_json_array_object (calls, j);
       JsonObject *function = lctl_json_object (call, "function");
-      JsonNode *arguments = lctl_json_member (function, "arguments");
+      JsonNode   *arguments = lctl_json_member (function, "arguments");
       LctlIrPart *part;
 
       if (function == NULL || lctl_json_string (function, "name") == NULL)
@@ -216,19 +216,19 @@ parse_tool_calls (JsonArray *calls,
 }
 
 static gboolean
-parse_messages (JsonArray *messages,
+parse_messages (JsonArray     *messages,
                 LctlIrRequest *request,
-                GError **error)
+                GError       **error)
 {
   gboolean leading = TRUE;
 
   for (unsigned i = 0; i < json_array_get_length (messages); i++)
     {
-      JsonObject *object = lctl_json_array_object (messages, i);
-      const char *role = lctl_json_string (object, "role");
-      JsonNode *content = lctl_json_member (object, "content");
+      JsonObject      *object = lctl_json_array_object (messages, i);
+      const char      *role = lctl_json_string (object, "role");
+      JsonNode        *content = lctl_json_member (object, "content");
       g_autofree char *where = g_strdup_printf ("messages[%u].content", i);
-      LctlIrMessage *message;
+      LctlIrMessage   *message;
 
       if (object == NULL || role == NULL)
         {
@@ -262,7 +262,7 @@ parse_messages (JsonArray *messages,
       else if (g_str_equal (role, "assistant"))
         {
           const char *reasoning = lctl_json_string (object, "reasoning_content");
-          JsonArray *calls = lctl_json_array (object, "tool_calls");
+          JsonArray  *calls = lctl_json_array (object, "tool_calls");
 
           if (reasoning == NULL)
             reasoning = lctl_json_string (object, "reasoning");
@@ -300,7 +300,7 @@ parse_messages (JsonArray *messages,
             part->text = g_strdup (content ? json_node_get_string (content) : "");
           else
             {
-              part->content = g_ptr_array_new_with_free_func ((GDestroyNotify)lctl_ir_part_free);
+              part->content = g_ptr_array_new_with_free_func ((GDestroyNotify) lctl_ir_part_free);
               if (!parse_content (content, part->content, where, error))
                 return FALSE;
             }
@@ -316,11 +316,11 @@ parse_messages (JsonArray *messages,
 }
 
 static gboolean
-parse_tools (JsonObject *root,
+parse_tools (JsonObject    *root,
              LctlIrRequest *request,
-             GError **error)
+             GError       **error)
 {
-  JsonNode *node = lctl_json_member (root, "tools");
+  JsonNode  *node = lctl_json_member (root, "tools");
   JsonArray *tools;
 
   if (node == NULL)
@@ -368,7 +368,7 @@ parse_tools (JsonObject *root,
 }
 
 static void
-parse_tool_choice (JsonObject *root,
+parse_tool_choice (JsonObject    *root,
                    LctlIrRequest *request)
 {
   JsonNode *node = lctl_json_member (root, "tool_choice");
@@ -401,7 +401,7 @@ parse_tool_choice (JsonObject *root,
 }
 
 static void
-parse_response_format (JsonObject *root,
+parse_response_format (JsonObject    *root,
                        LctlIrRequest *request)
 {
   JsonObject *format = lctl_json_object (root, "response_format");
@@ -427,12 +427,12 @@ parse_response_format (JsonObject *root,
 
 LctlIrRequest *
 lctl_openai_chat_parse_request (JsonNode *root_node,
-                                GError **error)
+                                GError  **error)
 {
   g_autoptr (LctlIrRequest) request = lctl_ir_request_new (LCTL_DIALECT_OPENAI_CHAT);
   JsonObject *root = json_node_get_object (root_node);
-  JsonArray *messages = lctl_json_array (root, "messages");
-  JsonNode *stop = lctl_json_member (root, "stop");
+  JsonArray  *messages = lctl_json_array (root, "messages");
+  JsonNode   *stop = lctl_json_member (root, "stop");
   const char *effort = lctl_json_string (root, "reasoning_effort");
   g_autoptr (GList) members = NULL;
   double number;
@@ -464,7 +464,7 @@ lctl_openai_chat_parse_request (JsonNode *root_node,
   if (lctl_json_number (root, "top_p", &number))
     request->top_p = number;
   if (lctl_json_number (root, "top_k", &number))
-    request->top_k = (int)CLAMP (number, 0, G_MAXINT);
+    request->top_k = (int) CLAMP (number, 0, G_MAXINT);
   if (lctl_json_int (root, "seed", &request->seed))
     request->has_seed = TRUE;
   if (is_string (stop))
@@ -481,7 +481,7 @@ lctl_openai_chat_parse_request (JsonNode *root_node,
         if (is_string (json_array_get_element (array, i)))
           g_ptr_array_add (strv, g_strdup (json_node_get_string (json_array_get_element (array, i))));
       g_ptr_array_add (strv, NULL);
-      request->stop = (char **)g_ptr_array_free (strv, FALSE);
+      request->stop = (char **) g_ptr_array_free (strv, FALSE);
     }
   request->user = g_strdup (lctl_json_string (root, "user"));
   request->stream = lctl_json_bool (root, "stream") == 1;
@@ -509,34 +509,34 @@ build_content_part (const LctlIrPart *part)
 
   switch (part->kind)
     {
-      case LCTL_IR_PART_TEXT:
-        object = json_object_new ();
-        json_object_set_string_member (object, "type", "text");
-        json_object_set_string_member (object, "text", part->text ? part->text : "");
-        break;
-      case LCTL_IR_PART_IMAGE:
-        {
-          JsonObject *image = json_object_new ();
-          g_autofree char *url = NULL;
+    case LCTL_IR_PART_TEXT:
+      object = json_object_new ();
+      json_object_set_string_member (object, "type", "text");
+      json_object_set_string_member (object, "text", part->text ? part->text : "");
+      break;
+    case LCTL_IR_PART_IMAGE:
+      {
+        JsonObject      *image = json_object_new ();
+        g_autofree char *url = NULL;
 
-          if (part->data != NULL)
-            url = g_strdup_printf ("data:%s;base64,%s", part->media_type ? part->media_type : "image/png", part->data);
-          else
-            url = g_strdup (part->url ? part->url : "");
-          json_object_set_string_member (image, "url", url);
-          if (lctl_json_string (part->extra, "detail") != NULL)
-            json_object_set_string_member (image, "detail", lctl_json_string (part->extra, "detail"));
-          object = json_object_new ();
-          json_object_set_string_member (object, "type", "image_url");
-          json_object_set_object_member (object, "image_url", image);
-        }
-        break;
-      case LCTL_IR_PART_RAW:
-        if (part->raw_dialect == LCTL_DIALECT_OPENAI_CHAT && part->raw != NULL && JSON_NODE_HOLDS_OBJECT (part->raw))
-          object = json_object_ref (json_node_get_object (part->raw));
-        break;
-      default:
-        break;
+        if (part->data != NULL)
+          url = g_strdup_printf ("data:%s;base64,%s", part->media_type ? part->media_type : "image/png", part->data);
+        else
+          url = g_strdup (part->url ? part->url : "");
+        json_object_set_string_member (image, "url", url);
+        if (lctl_json_string (part->extra, "detail") != NULL)
+          json_object_set_string_member (image, "detail", lctl_json_string (part->extra, "detail"));
+        object = json_object_new ();
+        json_object_set_string_member (object, "type", "image_url");
+        json_object_set_object_member (object, "image_url", image);
+      }
+      break;
+    case LCTL_IR_PART_RAW:
+      if (part->raw_dialect == LCTL_DIALECT_OPENAI_CHAT && part->raw != NULL && JSON_NODE_HOLDS_OBJECT (part->raw))
+        object = json_object_ref (json_node_get_object (part->raw));
+      break;
+    default:
+      break;
     }
   return object;
 }
@@ -547,7 +547,7 @@ static JsonNode *
 build_content (GPtrArray *parts)
 {
   JsonArray *array = json_array_new ();
-  JsonNode *node;
+  JsonNode  *node;
 
   for (unsigned i = 0; i < parts->len; i++)
     {
@@ -579,9 +579,9 @@ build_content (GPtrArray *parts)
 }
 
 static char *
-join_parts (GPtrArray *parts,
+join_parts (GPtrArray     *parts,
             LctlIrPartKind kind,
-            const char *separator)
+            const char    *separator)
 {
   GString *out = g_string_new (NULL);
   gboolean any = FALSE;
@@ -606,11 +606,11 @@ join_parts (GPtrArray *parts,
 }
 
 static void
-add_tool_message (JsonArray *messages,
+add_tool_message (JsonArray        *messages,
                   const LctlIrPart *part,
-                  GPtrArray *images)
+                  GPtrArray        *images)
 {
-  JsonObject *object = json_object_new ();
+  JsonObject      *object = json_object_new ();
   g_autofree char *text = lctl_ir_part_tool_result_text (part);
 
   json_object_set_string_member (object, "role", "tool");
@@ -633,14 +633,14 @@ add_tool_message (JsonArray *messages,
         const LctlIrPart *sub = part->content->pdata[i];
 
         if (sub->kind == LCTL_IR_PART_IMAGE)
-          g_ptr_array_add (images, (gpointer)sub);
+          g_ptr_array_add (images, (gpointer) sub);
       }
 }
 
 static JsonArray *
 build_messages (const LctlIrRequest *request)
 {
-  JsonArray *messages = json_array_new ();
+  JsonArray       *messages = json_array_new ();
   g_autofree char *system = lctl_ir_request_system_text (request);
 
   if (system != NULL)
@@ -655,7 +655,7 @@ build_messages (const LctlIrRequest *request)
   for (unsigned i = 0; i < request->messages->len; i++)
     {
       const LctlIrMessage *message = request->messages->pdata[i];
-      JsonObject *object;
+      JsonObject          *object;
 
       if (message->role == LCTL_IR_ROLE_SYSTEM)
         {
@@ -670,12 +670,12 @@ build_messages (const LctlIrRequest *request)
         {
           g_autofree char *text = join_parts (message->parts, LCTL_IR_PART_TEXT, NULL);
           g_autofree char *reasoning = join_parts (message->parts, LCTL_IR_PART_THINKING, "\n\n");
-          JsonArray *calls = json_array_new ();
+          JsonArray       *calls = json_array_new ();
 
           for (unsigned j = 0; j < message->parts->len; j++)
             {
               const LctlIrPart *part = message->parts->pdata[j];
-              JsonObject *call, *function;
+              JsonObject       *call, *function;
 
               if (part->kind != LCTL_IR_PART_TOOL_CALL)
                 continue;
@@ -720,7 +720,7 @@ build_messages (const LctlIrRequest *request)
               if (part->kind == LCTL_IR_PART_TOOL_RESULT)
                 add_tool_message (messages, part, images);
               else
-                g_ptr_array_add (rest, (gpointer)part);
+                g_ptr_array_add (rest, (gpointer) part);
             }
           g_ptr_array_extend (rest, images, NULL, NULL);
           content = build_content (rest);
@@ -750,16 +750,16 @@ clean_schema (JsonNode *schema)
 }
 
 JsonNode *
-lctl_openai_chat_build_request (const LctlIrRequest *request,
-                                const char *model,
+lctl_openai_chat_build_request (const LctlIrRequest    *request,
+                                const char             *model,
                                 const LctlBuildOptions *options,
-                                GError **error)
+                                GError                **error)
 {
   JsonObject *body = json_object_new ();
-  JsonNode *root = lctl_json_node_new_object (body);
-  gboolean same = request->dialect == LCTL_DIALECT_OPENAI_CHAT;
+  JsonNode   *root = lctl_json_node_new_object (body);
+  gboolean    same = request->dialect == LCTL_DIALECT_OPENAI_CHAT;
   const char *effort;
-  JsonArray *tools = json_array_new ();
+  JsonArray  *tools = json_array_new ();
 
   if (same)
     {
@@ -782,7 +782,7 @@ lctl_openai_chat_build_request (const LctlIrRequest *request,
   for (unsigned i = 0; i < request->tools->len; i++)
     {
       const LctlIrTool *tool = request->tools->pdata[i];
-      JsonObject *object, *function;
+      JsonObject       *object, *function;
 
       if (tool->raw != NULL)
         {
@@ -818,29 +818,29 @@ lctl_openai_chat_build_request (const LctlIrRequest *request,
       json_object_set_array_member (body, "tools", tools);
       switch (request->tool_choice.mode)
         {
-          case LCTL_IR_TOOL_CHOICE_AUTO:
-            json_object_set_string_member (body, "tool_choice", "auto");
-            break;
-          case LCTL_IR_TOOL_CHOICE_ANY:
-            json_object_set_string_member (body, "tool_choice", "required");
-            break;
-          case LCTL_IR_TOOL_CHOICE_NONE:
-            json_object_set_string_member (body, "tool_choice", "none");
-            break;
-          case LCTL_IR_TOOL_CHOICE_TOOL:
-            {
-              JsonObject *choice = json_object_new ();
-              JsonObject *function = json_object_new ();
+        case LCTL_IR_TOOL_CHOICE_AUTO:
+          json_object_set_string_member (body, "tool_choice", "auto");
+          break;
+        case LCTL_IR_TOOL_CHOICE_ANY:
+          json_object_set_string_member (body, "tool_choice", "required");
+          break;
+        case LCTL_IR_TOOL_CHOICE_NONE:
+          json_object_set_string_member (body, "tool_choice", "none");
+          break;
+        case LCTL_IR_TOOL_CHOICE_TOOL:
+          {
+            JsonObject *choice = json_object_new ();
+            JsonObject *function = json_object_new ();
 
-              json_object_set_string_member (choice, "type", "function");
-              json_object_set_string_member (function, "name", request->tool_choice.name ? request->tool_choice.name : "");
-              json_object_set_object_member (choice, "function", function);
-              json_object_set_object_member (body, "tool_choice", choice);
-            }
-            break;
-          case LCTL_IR_TOOL_CHOICE_UNSET:
-          default:
-            break;
+            json_object_set_string_member (choice, "type", "function");
+            json_object_set_string_member (function, "name", request->tool_choice.name ? request->tool_choice.name : "");
+            json_object_set_object_member (choice, "function", function);
+            json_object_set_object_member (body, "tool_choice", choice);
+          }
+          break;
+        case LCTL_IR_TOOL_CHOICE_UNSET:
+        default:
+          break;
         }
       if (request->tool_choice.parallel >= 0)
         json_object_set_boolean_member (body, "parallel_tool_calls", request->tool_choice.parallel);
@@ -891,40 +891,40 @@ lctl_openai_chat_build_request (const LctlIrRequest *request,
 
   switch (request->response_format.type)
     {
-      case LCTL_IR_FORMAT_JSON_OBJECT:
+    case LCTL_IR_FORMAT_JSON_OBJECT:
+      {
+        JsonObject *format = json_object_new ();
+
+        json_object_set_string_member (format, "type", "json_object");
+        json_object_set_object_member (body, "response_format", format);
+      }
+      break;
+    case LCTL_IR_FORMAT_JSON_SCHEMA:
+      {
+        JsonObject *format = json_object_new ();
+        JsonObject *schema = json_object_new ();
+
+        json_object_set_string_member (format, "type", "json_schema");
+        json_object_set_string_member (schema, "name", request->response_format.name ? request->response_format.name : "response");
+        json_object_set_member (schema, "schema", request->response_format.schema ? json_node_copy (request->response_format.schema) : lctl_json_node_new_object (json_object_new ()));
+        if (request->response_format.strict >= 0)
+          json_object_set_boolean_member (schema, "strict", request->response_format.strict);
+        json_object_set_object_member (format, "json_schema", schema);
+        json_object_set_object_member (body, "response_format", format);
+      }
+      break;
+    case LCTL_IR_FORMAT_TEXT:
+      if (same)
         {
           JsonObject *format = json_object_new ();
 
-          json_object_set_string_member (format, "type", "json_object");
+          json_object_set_string_member (format, "type", "text");
           json_object_set_object_member (body, "response_format", format);
         }
-        break;
-      case LCTL_IR_FORMAT_JSON_SCHEMA:
-        {
-          JsonObject *format = json_object_new ();
-          JsonObject *schema = json_object_new ();
-
-          json_object_set_string_member (format, "type", "json_schema");
-          json_object_set_string_member (schema, "name", request->response_format.name ? request->response_format.name : "response");
-          json_object_set_member (schema, "schema", request->response_format.schema ? json_node_copy (request->response_format.schema) : lctl_json_node_new_object (json_object_new ()));
-          if (request->response_format.strict >= 0)
-            json_object_set_boolean_member (schema, "strict", request->response_format.strict);
-          json_object_set_object_member (format, "json_schema", schema);
-          json_object_set_object_member (body, "response_format", format);
-        }
-        break;
-      case LCTL_IR_FORMAT_TEXT:
-        if (same)
-          {
-            JsonObject *format = json_object_new ();
-
-            json_object_set_string_member (format, "type", "text");
-            json_object_set_object_member (body, "response_format", format);
-          }
-        break;
-      case LCTL_IR_FORMAT_UNSET:
-      default:
-        break;
+      break;
+    case LCTL_IR_FORMAT_UNSET:
+    default:
+      break;
     }
 
   if (request->upstream_params != NULL)
@@ -935,7 +935,7 @@ lctl_openai_chat_build_request (const LctlIrRequest *request,
 /* ---- Responses ---- */
 
 static void
-parse_usage (JsonObject *object,
+parse_usage (JsonObject  *object,
              LctlIrUsage *usage)
 {
   gint64 prompt = -1, cached = 0, creation = 0;
@@ -966,8 +966,8 @@ build_usage (const LctlIrUsage *usage)
   JsonObject *object = json_object_new ();
   JsonObject *prompt_details = json_object_new ();
   JsonObject *completion_details = json_object_new ();
-  gint64 prompt = lctl_ir_usage_prompt_total (usage);
-  gint64 completion = MAX (usage->output_tokens, 0);
+  gint64      prompt = lctl_ir_usage_prompt_total (usage);
+  gint64      completion = MAX (usage->output_tokens, 0);
 
   json_object_set_int_member (object, "prompt_tokens", prompt);
   json_object_set_int_member (object, "completion_tokens", completion);
@@ -983,14 +983,14 @@ static gboolean
 has_tool_calls (GPtrArray *parts)
 {
   for (unsigned i = 0; i < parts->len; i++)
-    if (((LctlIrPart *)parts->pdata[i])->kind == LCTL_IR_PART_TOOL_CALL)
+    if (((LctlIrPart *) parts->pdata[i])->kind == LCTL_IR_PART_TOOL_CALL)
       return TRUE;
   return FALSE;
 }
 
 LctlIrResponse *
 lctl_openai_chat_parse_response (JsonNode *root_node,
-                                 GError **error)
+                                 GError  **error)
 {
   g_autoptr (LctlIrResponse) response = lctl_ir_response_new ();
   JsonObject *root = json_node_get_object (root_node);
@@ -998,7 +998,7 @@ lctl_openai_chat_parse_response (JsonNode *root_node,
   JsonObject *message = lctl_json_object (choice, "message");
   const char *reasoning = lctl_json_string (message, "reasoning_content");
   const char *refusal = lctl_json_string (message, "refusal");
-  JsonArray *calls = lctl_json_array (message, "tool_calls");
+  JsonArray  *calls = lctl_json_array (message, "tool_calls");
   g_autoptr (LctlIrMessage) holder = lctl_ir_message_new (LCTL_IR_ROLE_ASSISTANT);
 
   if (lctl_json_member (root, "error") != NULL)
@@ -1052,13 +1052,13 @@ lctl_openai_chat_parse_response (JsonNode *root_node,
 
 JsonNode *
 lctl_openai_chat_build_response (const LctlIrResponse *response,
-                                 const char *model)
+                                 const char           *model)
 {
-  JsonObject *body = json_object_new ();
-  JsonObject *choice = json_object_new ();
-  JsonObject *message = json_object_new ();
-  JsonArray *choices = json_array_new ();
-  JsonArray *calls = json_array_new ();
+  JsonObject      *body = json_object_new ();
+  JsonObject      *choice = json_object_new ();
+  JsonObject      *message = json_object_new ();
+  JsonArray       *choices = json_array_new ();
+  JsonArray       *calls = json_array_new ();
   g_autofree char *id = response->id ? g_strdup (response->id) : lctl_dialect_make_id ("chatcmpl-");
   g_autofree char *text = join_parts (response->parts, LCTL_IR_PART_TEXT, NULL);
   g_autofree char *reasoning = join_parts (response->parts, LCTL_IR_PART_THINKING, "\n\n");
@@ -1066,7 +1066,7 @@ lctl_openai_chat_build_response (const LctlIrResponse *response,
   for (unsigned i = 0; i < response->parts->len; i++)
     {
       const LctlIrPart *part = response->parts->pdata[i];
-      JsonObject *call, *function;
+      JsonObject       *call, *function;
 
       if (part->kind != LCTL_IR_PART_TOOL_CALL)
         continue;
@@ -1110,19 +1110,19 @@ lctl_openai_chat_build_response (const LctlIrResponse *response,
 /* ---- Errors ---- */
 
 LctlIrError *
-lctl_openai_chat_parse_error (unsigned status,
-                              JsonNode *root,
+lctl_openai_chat_parse_error (unsigned    status,
+                              JsonNode   *root,
                               const char *text)
 {
-  JsonObject *object = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
-  JsonNode *error_node = lctl_json_member (object, "error");
-  JsonObject *inner = error_node && JSON_NODE_HOLDS_OBJECT (error_node) ? json_node_get_object (error_node) : NULL;
-  const char *message = NULL;
-  const char *type = lctl_json_string (inner, "type");
-  const char *code = lctl_json_string (inner, "code");
-  const char *param = lctl_json_string (inner, "param");
+  JsonObject     *object = root && JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+  JsonNode       *error_node = lctl_json_member (object, "error");
+  JsonObject     *inner = error_node && JSON_NODE_HOLDS_OBJECT (error_node) ? json_node_get_object (error_node) : NULL;
+  const char     *message = NULL;
+  const char     *type = lctl_json_string (inner, "type");
+  const char     *code = lctl_json_string (inner, "code");
+  const char     *param = lctl_json_string (inner, "param");
   LctlIrErrorType ir_type = lctl_ir_error_type_from_status (status);
-  LctlIrError *error;
+  LctlIrError    *error;
 
   if (inner != NULL)
     message = lctl_json_string (inner, "message");
@@ -1163,7 +1163,7 @@ lctl_openai_chat_parse_error (unsigned status,
 
 JsonNode *
 lctl_openai_chat_build_error (const LctlIrError *error,
-                              unsigned *status)
+                              unsigned          *status)
 {
   JsonObject *body = json_object_new ();
   JsonObject *inner = json_object_new ();
@@ -1172,48 +1172,48 @@ lctl_openai_chat_build_error (const LctlIrError *error,
 
   switch (error->type)
     {
-      case LCTL_IR_ERROR_INVALID_REQUEST:
-      case LCTL_IR_ERROR_REQUEST_TOO_LARGE:
-        type = "invalid_request_error";
-        break;
-      case LCTL_IR_ERROR_CONTEXT_WINDOW_EXCEEDED:
-        type = "invalid_request_error";
-        code = "context_length_exceeded";
-        break;
-      case LCTL_IR_ERROR_CONTENT_POLICY:
-        type = "invalid_request_error";
-        code = "content_policy_violation";
-        break;
-      case LCTL_IR_ERROR_AUTHENTICATION:
-        type = "authentication_error";
-        code = code ? code : "invalid_api_key";
-        break;
-      case LCTL_IR_ERROR_PERMISSION:
-        type = "permission_error";
-        break;
-      case LCTL_IR_ERROR_NOT_FOUND:
-        type = "not_found_error";
-        code = code ? code : "model_not_found";
-        break;
-      case LCTL_IR_ERROR_RATE_LIMIT:
-        type = "rate_limit_error";
-        code = code ? code : "rate_limit_exceeded";
-        break;
-      case LCTL_IR_ERROR_OVERLOADED:
-        type = "overloaded_error";
-        code = code ? code : "overloaded";
-        break;
-      case LCTL_IR_ERROR_TIMEOUT:
-        type = "timeout_error";
-        break;
-      case LCTL_IR_ERROR_BILLING:
-        type = "insufficient_quota";
-        code = code ? code : "insufficient_quota";
-        break;
-      case LCTL_IR_ERROR_API_ERROR:
-      default:
-        type = "server_error";
-        break;
+    case LCTL_IR_ERROR_INVALID_REQUEST:
+    case LCTL_IR_ERROR_REQUEST_TOO_LARGE:
+      type = "invalid_request_error";
+      break;
+    case LCTL_IR_ERROR_CONTEXT_WINDOW_EXCEEDED:
+      type = "invalid_request_error";
+      code = "context_length_exceeded";
+      break;
+    case LCTL_IR_ERROR_CONTENT_POLICY:
+      type = "invalid_request_error";
+      code = "content_policy_violation";
+      break;
+    case LCTL_IR_ERROR_AUTHENTICATION:
+      type = "authentication_error";
+      code = code ? code : "invalid_api_key";
+      break;
+    case LCTL_IR_ERROR_PERMISSION:
+      type = "permission_error";
+      break;
+    case LCTL_IR_ERROR_NOT_FOUND:
+      type = "not_found_error";
+      code = code ? code : "model_not_found";
+      break;
+    case LCTL_IR_ERROR_RATE_LIMIT:
+      type = "rate_limit_error";
+      code = code ? code : "rate_limit_exceeded";
+      break;
+    case LCTL_IR_ERROR_OVERLOADED:
+      type = "overloaded_error";
+      code = code ? code : "overloaded";
+      break;
+    case LCTL_IR_ERROR_TIMEOUT:
+      type = "timeout_error";
+      break;
+    case LCTL_IR_ERROR_BILLING:
+      type = "insufficient_quota";
+      code = code ? code : "insufficient_quota";
+      break;
+    case LCTL_IR_ERROR_API_ERROR:
+    default:
+      type = "server_error";
+      break;
     }
   /* Anthropic error type names as codes mean nothing to OpenAI clients. */
   if (code != NULL && g_str_has_suffix (code, "_error") && error->type != LCTL_IR_ERROR_API_ERROR)
@@ -1247,17 +1247,17 @@ typedef enum
 
 struct _LctlOpenaiChatDecoder
 {
-  gboolean started;
-  gboolean done;
-  gboolean saw_tool_call;
-  int next_index;
-  OpenKind open_kind;
-  int open_index;
-  gint64 open_tool;     /* OpenAI tool_calls index of the open tool part */
-  GHashTable *tool_map; /* OpenAI tool index → IR index + 1 */
-  GHashTable *tool_ids; /* OpenAI tool index → id of the call there */
+  gboolean         started;
+  gboolean         done;
+  gboolean         saw_tool_call;
+  int              next_index;
+  OpenKind         open_kind;
+  int              open_index;
+  gint64           open_tool; /* OpenAI tool_calls index of the open tool part */
+  GHashTable      *tool_map;  /* OpenAI tool index → IR index + 1 */
+  GHashTable      *tool_ids;  /* OpenAI tool index → id of the call there */
   LctlIrStopReason stop_reason;
-  LctlIrUsage usage;
+  LctlIrUsage      usage;
 };
 
 LctlOpenaiChatDecoder *
@@ -1290,7 +1290,7 @@ lctl_openai_chat_decoder_is_done (LctlOpenaiChatDecoder *decoder)
 }
 
 static void
-push_event (GPtrArray *events,
+push_event (GPtrArray   *events,
             LctlIrEvent *event)
 {
   g_ptr_array_add (events, event);
@@ -1298,7 +1298,7 @@ push_event (GPtrArray *events,
 
 static void
 decoder_close (LctlOpenaiChatDecoder *decoder,
-               GPtrArray *events)
+               GPtrArray             *events)
 {
   LctlIrEvent *event;
 
@@ -1314,9 +1314,9 @@ decoder_close (LctlOpenaiChatDecoder *decoder,
 
 static int
 decoder_open (LctlOpenaiChatDecoder *decoder,
-              OpenKind kind,
-              LctlIrPart *part,
-              GPtrArray *events)
+              OpenKind               kind,
+              LctlIrPart            *part,
+              GPtrArray             *events)
 {
   LctlIrEvent *event = lctl_ir_event_new (LCTL_IR_EVENT_PART_START);
 
@@ -1330,10 +1330,10 @@ decoder_open (LctlOpenaiChatDecoder *decoder,
 }
 
 static void
-decoder_delta (GPtrArray *events,
+decoder_delta (GPtrArray      *events,
                LctlIrEventType type,
-               int index,
-               const char *text)
+               int             index,
+               const char     *text)
 {
   LctlIrEvent *event = lctl_ir_event_new (type);
 
@@ -1344,8 +1344,8 @@ decoder_delta (GPtrArray *events,
 
 static void
 decoder_start (LctlOpenaiChatDecoder *decoder,
-               JsonObject *chunk,
-               GPtrArray *events)
+               JsonObject            *chunk,
+               GPtrArray             *events)
 {
   LctlIrEvent *event = lctl_ir_event_new (LCTL_IR_EVENT_MESSAGE_START);
 
@@ -1359,7 +1359,7 @@ decoder_start (LctlOpenaiChatDecoder *decoder,
 
 static void
 decoder_stop (LctlOpenaiChatDecoder *decoder,
-              GPtrArray *events)
+              GPtrArray             *events)
 {
   LctlIrEvent *event = lctl_ir_event_new (LCTL_IR_EVENT_MESSAGE_STOP);
 
@@ -1379,8 +1379,8 @@ decoder_stop (LctlOpenaiChatDecoder *decoder,
 
 static void
 decoder_tool_calls (LctlOpenaiChatDecoder *decoder,
-                    JsonArray *calls,
-                    GPtrArray *events)
+                    JsonArray             *calls,
+                    GPtrArray             *events)
 {
   for (unsigned i = 0; i < json_array_get_length (calls); i++)
     {
@@ -1389,20 +1389,20 @@ decoder_tool_calls (LctlOpenaiChatDecoder *decoder,
       const char *id = lctl_json_string (call, "id");
       const char *name = lctl_json_string (function, "name");
       const char *arguments = lctl_json_string (function, "arguments");
-      gint64 tool_index = i;
-      gpointer mapped;
-      int index;
+      gint64      tool_index = i;
+      gpointer    mapped;
+      int         index;
 
       if (call == NULL)
         continue;
       lctl_json_int (call, "index", &tool_index);
       tool_index = CLAMP (tool_index, 0, 1 << 20);
-      mapped = g_hash_table_lookup (decoder->tool_map, GINT_TO_POINTER ((int)tool_index));
+      mapped = g_hash_table_lookup (decoder->tool_map, GINT_TO_POINTER ((int) tool_index));
 
       /* A new call: an index not seen yet, or (servers that number every
        * call 0) an id other than the one at that index. Servers that repeat
        * the id in every fragment keep appending. */
-      if (mapped == NULL || (id != NULL && *id != '\0' && g_strcmp0 (id, g_hash_table_lookup (decoder->tool_ids, GINT_TO_POINTER ((int)tool_index))) != 0))
+      if (mapped == NULL || (id != NULL && *id != '\0' && g_strcmp0 (id, g_hash_table_lookup (decoder->tool_ids, GINT_TO_POINTER ((int) tool_index))) != 0))
         {
           LctlIrPart *part = lctl_ir_part_new (LCTL_IR_PART_TOOL_CALL);
 
@@ -1411,8 +1411,8 @@ decoder_tool_calls (LctlOpenaiChatDecoder *decoder,
           index = decoder_open (decoder, OPEN_TOOL, part, events);
           decoder->open_tool = tool_index;
           decoder->saw_tool_call = TRUE;
-          g_hash_table_insert (decoder->tool_map, GINT_TO_POINTER ((int)tool_index), GINT_TO_POINTER (index + 1));
-          g_hash_table_insert (decoder->tool_ids, GINT_TO_POINTER ((int)tool_index), g_strdup (part->id));
+          g_hash_table_insert (decoder->tool_map, GINT_TO_POINTER ((int) tool_index), GINT_TO_POINTER (index + 1));
+          g_hash_table_insert (decoder->tool_ids, GINT_TO_POINTER ((int) tool_index), g_strdup (part->id));
         }
       else
         index = GPOINTER_TO_INT (mapped) - 1;
@@ -1424,10 +1424,10 @@ decoder_tool_calls (LctlOpenaiChatDecoder *decoder,
 
 gboolean
 lctl_openai_chat_decoder_feed (LctlOpenaiChatDecoder *decoder,
-                               const char *event_name,
-                               const char *data,
-                               GPtrArray *events,
-                               GError **error)
+                               const char            *event_name,
+                               const char            *data,
+                               GPtrArray             *events,
+                               GError               **error)
 {
   g_autoptr (JsonNode) root = NULL;
   JsonObject *chunk;
@@ -1517,7 +1517,7 @@ lctl_openai_chat_decoder_feed (LctlOpenaiChatDecoder *decoder,
 
 void
 lctl_openai_chat_decoder_finish (LctlOpenaiChatDecoder *decoder,
-                                 GPtrArray *events)
+                                 GPtrArray             *events)
 {
   LctlIrEvent *event;
 
@@ -1540,20 +1540,20 @@ lctl_openai_chat_decoder_finish (LctlOpenaiChatDecoder *decoder,
 
 struct _LctlOpenaiChatEncoder
 {
-  char *model;
-  char *id;
-  gint64 created;
-  gboolean include_usage;
-  gboolean started;
-  gboolean done;
-  int next_tool;
+  char       *model;
+  char       *id;
+  gint64      created;
+  gboolean    include_usage;
+  gboolean    started;
+  gboolean    done;
+  int         next_tool;
   GHashTable *tool_map; /* IR index → OpenAI tool index + 1 */
   LctlIrUsage usage;
 };
 
 LctlOpenaiChatEncoder *
 lctl_openai_chat_encoder_new (const char *model,
-                              gboolean include_usage)
+                              gboolean    include_usage)
 {
   LctlOpenaiChatEncoder *encoder = g_new0 (LctlOpenaiChatEncoder, 1);
 
@@ -1583,7 +1583,7 @@ lctl_openai_chat_encoder_is_done (LctlOpenaiChatEncoder *encoder)
 }
 
 static void
-write_data (GString *out,
+write_data (GString    *out,
             JsonObject *object)
 {
   g_autoptr (JsonNode) node = lctl_json_node_new_object (object);
@@ -1595,13 +1595,13 @@ write_data (GString *out,
 /* One chunk with choices[0].delta = @delta (taken). */
 static void
 write_chunk (LctlOpenaiChatEncoder *encoder,
-             JsonObject *delta,
-             const char *finish_reason,
-             GString *out)
+             JsonObject            *delta,
+             const char            *finish_reason,
+             GString               *out)
 {
   JsonObject *object = json_object_new ();
   JsonObject *choice = json_object_new ();
-  JsonArray *choices = json_array_new ();
+  JsonArray  *choices = json_array_new ();
 
   json_object_set_string_member (object, "id", encoder->id);
   json_object_set_string_member (object, "object", "chat.completion.chunk");
@@ -1621,8 +1621,8 @@ write_chunk (LctlOpenaiChatEncoder *encoder,
 
 static void
 encoder_start (LctlOpenaiChatEncoder *encoder,
-               const LctlIrEvent *event,
-               GString *out)
+               const LctlIrEvent     *event,
+               GString               *out)
 {
   JsonObject *delta = json_object_new ();
 
@@ -1640,9 +1640,9 @@ encoder_start (LctlOpenaiChatEncoder *encoder,
 
 static void
 write_text_delta (LctlOpenaiChatEncoder *encoder,
-                  const char *field,
-                  const char *text,
-                  GString *out)
+                  const char            *field,
+                  const char            *text,
+                  GString               *out)
 {
   JsonObject *delta;
 
@@ -1655,14 +1655,14 @@ write_text_delta (LctlOpenaiChatEncoder *encoder,
 
 static void
 write_tool_delta (LctlOpenaiChatEncoder *encoder,
-                  int tool_index,
-                  const char *id,
-                  const char *name,
-                  const char *arguments,
-                  GString *out)
+                  int                    tool_index,
+                  const char            *id,
+                  const char            *name,
+                  const char            *arguments,
+                  GString               *out)
 {
   JsonObject *delta = json_object_new ();
-  JsonArray *calls = json_array_new ();
+  JsonArray  *calls = json_array_new ();
   JsonObject *call = json_object_new ();
   JsonObject *function = json_object_new ();
 
@@ -1682,8 +1682,8 @@ write_tool_delta (LctlOpenaiChatEncoder *encoder,
 
 void
 lctl_openai_chat_encoder_encode (LctlOpenaiChatEncoder *encoder,
-                                 const LctlIrEvent *event,
-                                 GString *out)
+                                 const LctlIrEvent     *event,
+                                 GString               *out)
 {
   if (encoder->done)
     return;
@@ -1692,88 +1692,88 @@ lctl_openai_chat_encoder_encode (LctlOpenaiChatEncoder *encoder,
 
   switch (event->type)
     {
-      case LCTL_IR_EVENT_PART_START:
-        if (event->part == NULL)
-          break;
-        if (event->part->kind == LCTL_IR_PART_TOOL_CALL)
-          {
-            int tool_index = encoder->next_tool++;
-
-            g_hash_table_insert (encoder->tool_map, GINT_TO_POINTER (event->index), GINT_TO_POINTER (tool_index + 1));
-            write_tool_delta (encoder, tool_index, event->part->id ? event->part->id : "", event->part->name, "", out);
-            if (event->part->arguments && *event->part->arguments)
-              write_tool_delta (encoder, tool_index, NULL, NULL, event->part->arguments, out);
-          }
-        else if (event->part->kind == LCTL_IR_PART_TEXT)
-          write_text_delta (encoder, "content", event->part->text, out);
-        else if (event->part->kind == LCTL_IR_PART_THINKING)
-          write_text_delta (encoder, "reasoning_content", event->part->text, out);
+    case LCTL_IR_EVENT_PART_START:
+      if (event->part == NULL)
         break;
-      case LCTL_IR_EVENT_TEXT_DELTA:
-        write_text_delta (encoder, "content", event->text, out);
-        break;
-      case LCTL_IR_EVENT_THINKING_DELTA:
-        write_text_delta (encoder, "reasoning_content", event->text, out);
-        break;
-      case LCTL_IR_EVENT_TOOL_ARGS_DELTA:
+      if (event->part->kind == LCTL_IR_PART_TOOL_CALL)
         {
-          gpointer mapped = g_hash_table_lookup (encoder->tool_map, GINT_TO_POINTER (event->index));
+          int tool_index = encoder->next_tool++;
 
-          if (mapped != NULL && event->text != NULL && *event->text != '\0')
-            write_tool_delta (encoder, GPOINTER_TO_INT (mapped) - 1, NULL, NULL, event->text, out);
+          g_hash_table_insert (encoder->tool_map, GINT_TO_POINTER (event->index), GINT_TO_POINTER (tool_index + 1));
+          write_tool_delta (encoder, tool_index, event->part->id ? event->part->id : "", event->part->name, "", out);
+          if (event->part->arguments && *event->part->arguments)
+            write_tool_delta (encoder, tool_index, NULL, NULL, event->part->arguments, out);
         }
-        break;
-      case LCTL_IR_EVENT_USAGE:
+      else if (event->part->kind == LCTL_IR_PART_TEXT)
+        write_text_delta (encoder, "content", event->part->text, out);
+      else if (event->part->kind == LCTL_IR_PART_THINKING)
+        write_text_delta (encoder, "reasoning_content", event->part->text, out);
+      break;
+    case LCTL_IR_EVENT_TEXT_DELTA:
+      write_text_delta (encoder, "content", event->text, out);
+      break;
+    case LCTL_IR_EVENT_THINKING_DELTA:
+      write_text_delta (encoder, "reasoning_content", event->text, out);
+      break;
+    case LCTL_IR_EVENT_TOOL_ARGS_DELTA:
+      {
+        gpointer mapped = g_hash_table_lookup (encoder->tool_map, GINT_TO_POINTER (event->index));
+
+        if (mapped != NULL && event->text != NULL && *event->text != '\0')
+          write_tool_delta (encoder, GPOINTER_TO_INT (mapped) - 1, NULL, NULL, event->text, out);
+      }
+      break;
+    case LCTL_IR_EVENT_USAGE:
+      lctl_ir_usage_merge (&encoder->usage, &event->usage);
+      break;
+    case LCTL_IR_EVENT_MESSAGE_STOP:
+      {
+        LctlIrStopReason reason = event->stop_reason;
+
         lctl_ir_usage_merge (&encoder->usage, &event->usage);
-        break;
-      case LCTL_IR_EVENT_MESSAGE_STOP:
-        {
-          LctlIrStopReason reason = event->stop_reason;
-
-          lctl_ir_usage_merge (&encoder->usage, &event->usage);
-          if (reason == LCTL_IR_STOP_END_TURN && encoder->next_tool > 0)
-            reason = LCTL_IR_STOP_TOOL_USE;
-          write_chunk (encoder, json_object_new (), lctl_openai_chat_stop_reason_to_string (reason), out);
-          if (encoder->include_usage)
-            {
-              JsonObject *object = json_object_new ();
-
-              json_object_set_string_member (object, "id", encoder->id);
-              json_object_set_string_member (object, "object", "chat.completion.chunk");
-              json_object_set_int_member (object, "created", encoder->created);
-              json_object_set_string_member (object, "model", encoder->model);
-              json_object_set_array_member (object, "choices", json_array_new ());
-              json_object_set_object_member (object, "usage", build_usage (&encoder->usage));
-              write_data (out, object);
-            }
-          lctl_sse_append_event (out, NULL, "[DONE]");
-          encoder->done = TRUE;
-        }
-        break;
-      case LCTL_IR_EVENT_ERROR:
-        if (event->error != NULL)
-          lctl_openai_chat_encoder_error (encoder, event->error, out);
-        else
+        if (reason == LCTL_IR_STOP_END_TURN && encoder->next_tool > 0)
+          reason = LCTL_IR_STOP_TOOL_USE;
+        write_chunk (encoder, json_object_new (), lctl_openai_chat_stop_reason_to_string (reason), out);
+        if (encoder->include_usage)
           {
-            g_autoptr (LctlIrError) error = lctl_ir_error_new (LCTL_IR_ERROR_API_ERROR, 0, NULL);
+            JsonObject *object = json_object_new ();
 
-            lctl_openai_chat_encoder_error (encoder, error, out);
+            json_object_set_string_member (object, "id", encoder->id);
+            json_object_set_string_member (object, "object", "chat.completion.chunk");
+            json_object_set_int_member (object, "created", encoder->created);
+            json_object_set_string_member (object, "model", encoder->model);
+            json_object_set_array_member (object, "choices", json_array_new ());
+            json_object_set_object_member (object, "usage", build_usage (&encoder->usage));
+            write_data (out, object);
           }
-        break;
-      case LCTL_IR_EVENT_PING:
-        lctl_openai_chat_encoder_ping (encoder, out);
-        break;
-      case LCTL_IR_EVENT_MESSAGE_START:
-      case LCTL_IR_EVENT_SIGNATURE_DELTA:
-      case LCTL_IR_EVENT_PART_STOP:
-      default:
-        break;
+        lctl_sse_append_event (out, NULL, "[DONE]");
+        encoder->done = TRUE;
+      }
+      break;
+    case LCTL_IR_EVENT_ERROR:
+      if (event->error != NULL)
+        lctl_openai_chat_encoder_error (encoder, event->error, out);
+      else
+        {
+          g_autoptr (LctlIrError) error = lctl_ir_error_new (LCTL_IR_ERROR_API_ERROR, 0, NULL);
+
+          lctl_openai_chat_encoder_error (encoder, error, out);
+        }
+      break;
+    case LCTL_IR_EVENT_PING:
+      lctl_openai_chat_encoder_ping (encoder, out);
+      break;
+    case LCTL_IR_EVENT_MESSAGE_START:
+    case LCTL_IR_EVENT_SIGNATURE_DELTA:
+    case LCTL_IR_EVENT_PART_STOP:
+    default:
+      break;
     }
 }
 
 void
 lctl_openai_chat_encoder_ping (LctlOpenaiChatEncoder *encoder,
-                               GString *out)
+                               GString               *out)
 {
   /* Chat Completions has no ping; a comment keeps the connection alive
    * and every SSE client skips it. */
@@ -1782,8 +1782,8 @@ lctl_openai_chat_encoder_ping (LctlOpenaiChatEncoder *encoder,
 
 void
 lctl_openai_chat_encoder_error (LctlOpenaiChatEncoder *encoder,
-                                const LctlIrError *error,
-                                GString *out)
+                                const LctlIrError     *error,
+                                GString               *out)
 {
   g_autoptr (JsonNode) body = lctl_openai_chat_build_error (error, NULL);
   g_autofree char *data = lctl_json_to_string (body);

@@ -16,28 +16,28 @@ const char *lctl_json_string (JsonObject *object,
                               const char *member);
 JsonObject *lctl_json_object (JsonObject *object,
                               const char *member);
-JsonArray *lctl_json_array (JsonObject *object,
-                            const char *member);
-gboolean lctl_json_number (JsonObject *object,
+JsonArray  *lctl_json_array (JsonObject *object,
+                             const char *member);
+gboolean    lctl_json_number (JsonObject *object,
+                              const char *member,
+                              double     *value);
+gboolean    lctl_json_int (JsonObject *object,
                            const char *member,
-                           double *value);
-gboolean lctl_json_int (JsonObject *object,
-                        const char *member,
-                        gint64 *value);
+                           gint64     *value);
 /* -1 when absent or not a boolean. */
 int lctl_json_bool (JsonObject *object,
                     const char *member);
 /* NULL when absent or JSON null. */
-JsonNode *lctl_json_member (JsonObject *object,
-                            const char *member);
+JsonNode   *lctl_json_member (JsonObject *object,
+                              const char *member);
 JsonObject *lctl_json_array_object (JsonArray *array,
-                                    unsigned index);
+                                    unsigned   index);
 
 /* Parses @body into a root node; errors name the position. */
 JsonNode *lctl_json_parse (const char *body,
-                           gssize length,
+                           gssize      length,
                            const char *what,
-                           GError **error);
+                           GError    **error);
 
 /* Copies every member of @from missing in @into. */
 void lctl_json_merge_missing (JsonObject *into,
@@ -49,7 +49,7 @@ JsonNode *lctl_json_node_new_object (JsonObject *object);
 char *lctl_dialect_make_id (const char *prefix);
 
 void lctl_build_options_drop (const LctlBuildOptions *options,
-                              const char *name);
+                              const char             *name);
 
 /* The instruction added to a system prompt when the upstream cannot
  * enforce a response format itself. */
@@ -57,12 +57,12 @@ char *lctl_dialect_json_instruction (const LctlIrRequest *request);
 
 /* "data:image/png;base64,XXXX" → media type + data. */
 gboolean lctl_dialect_parse_data_url (const char *url,
-                                      char **media_type,
-                                      char **data);
+                                      char      **media_type,
+                                      char      **data);
 
 /* Error classification from message text, shared by all dialects. */
 gboolean lctl_dialect_text_means_context_window (const char *text);
 gboolean lctl_dialect_text_means_content_policy (const char *text);
-double lctl_dialect_parse_retry_after (const char *value);
+double   lctl_dialect_parse_retry_after (const char *value);
 
 G_END_DECLS

@@ -66,10 +66,10 @@ lctl_json_array (JsonObject *object,
 gboolean
 lctl_json_number (JsonObject *object,
                   const char *member,
-                  double *value)
+                  double     *value)
 {
   JsonNode *node = lctl_json_member (object, member);
-  GType type;
+  GType     type;
 
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
     return FALSE;
@@ -83,7 +83,7 @@ lctl_json_number (JsonObject *object,
 gboolean
 lctl_json_int (JsonObject *object,
                const char *member,
-               gint64 *value)
+               gint64     *value)
 {
   double number;
 
@@ -91,7 +91,7 @@ lctl_json_int (JsonObject *object,
     return FALSE;
   if (number > 9.0e15 || number < -9.0e15)
     return FALSE;
-  *value = (gint64)number;
+  *value = (gint64) number;
   return TRUE;
 }
 
@@ -108,7 +108,7 @@ lctl_json_bool (JsonObject *object,
 
 JsonObject *
 lctl_json_array_object (JsonArray *array,
-                        unsigned index)
+                        unsigned   index)
 {
   JsonNode *node;
 
@@ -122,14 +122,14 @@ lctl_json_array_object (JsonArray *array,
 
 JsonNode *
 lctl_json_parse (const char *body,
-                 gssize length,
+                 gssize      length,
                  const char *what,
-                 GError **error)
+                 GError    **error)
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GError) local_error = NULL;
   g_autofree char *protected = NULL;
-  gsize protected_length = 0;
+  gsize     protected_length = 0;
   JsonNode *root;
 
   if (body == NULL || length == 0 || (length < 0 && *body == '\0'))
@@ -183,7 +183,7 @@ char *
 lctl_dialect_make_id (const char *prefix)
 {
   g_autofree char *uuid = g_uuid_string_random ();
-  GString *id = g_string_new (prefix);
+  GString         *id = g_string_new (prefix);
 
   for (const char *p = uuid; *p; p++)
     if (*p != '-')
@@ -193,7 +193,7 @@ lctl_dialect_make_id (const char *prefix)
 
 void
 lctl_build_options_drop (const LctlBuildOptions *options,
-                         const char *name)
+                         const char             *name)
 {
   if (options == NULL || options->dropped == NULL)
     return;
@@ -210,27 +210,27 @@ lctl_dialect_json_instruction (const LctlIrRequest *request)
 
   switch (request->response_format.type)
     {
-      case LCTL_IR_FORMAT_JSON_OBJECT:
-        return g_strdup ("Respond with a single valid JSON object and nothing else: "
-                         "no prose, no Markdown code fences.");
-      case LCTL_IR_FORMAT_JSON_SCHEMA:
-        if (request->response_format.schema != NULL)
-          schema = lctl_json_to_string (request->response_format.schema);
-        return g_strdup_printf ("Respond with a single valid JSON object and nothing else "
-                                "(no prose, no Markdown code fences), conforming to this "
-                                "JSON Schema:\n%s",
-                                schema ? schema : "{}");
-      case LCTL_IR_FORMAT_UNSET:
-      case LCTL_IR_FORMAT_TEXT:
-      default:
-        return NULL;
+    case LCTL_IR_FORMAT_JSON_OBJECT:
+      return g_strdup ("Respond with a single valid JSON object and nothing else: "
+                       "no prose, no Markdown code fences.");
+    case LCTL_IR_FORMAT_JSON_SCHEMA:
+      if (request->response_format.schema != NULL)
+        schema = lctl_json_to_string (request->response_format.schema);
+      return g_strdup_printf ("Respond with a single valid JSON object and nothing else "
+                              "(no prose, no Markdown code fences), conforming to this "
+                              "JSON Schema:\n%s",
+                              schema ? schema : "{}");
+    case LCTL_IR_FORMAT_UNSET:
+    case LCTL_IR_FORMAT_TEXT:
+    default:
+      return NULL;
     }
 }
 
 gboolean
 lctl_dialect_parse_data_url (const char *url,
-                             char **media_type,
-                             char **data)
+                             char      **media_type,
+                             char      **data)
 {
   const char *comma;
   const char *semi;
@@ -249,7 +249,7 @@ lctl_dialect_parse_data_url (const char *url,
 }
 
 static gboolean
-contains_any (const char *text,
+contains_any (const char        *text,
               const char *const *needles)
 {
   g_autofree char *lower = NULL;
@@ -291,7 +291,7 @@ lctl_dialect_text_means_content_policy (const char *text)
 double
 lctl_dialect_parse_retry_after (const char *value)
 {
-  char *end = NULL;
+  char  *end = NULL;
   double seconds;
 
   if (value == NULL)
@@ -306,8 +306,8 @@ lctl_dialect_parse_retry_after (const char *value)
     /* An HTTP date. */
     g_autoptr (GDateTime) when = NULL;
     g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-    int day, year, hour, minute, second;
-    char month_name[4] = { 0 };
+    int                      day, year, hour, minute, second;
+    char                     month_name[4] = { 0 };
     static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
@@ -321,7 +321,7 @@ lctl_dialect_parse_retry_after (const char *value)
       {
         GTimeSpan span = g_date_time_difference (when, now);
 
-        return span > 0 ? (double)span / G_TIME_SPAN_SECOND : 0;
+        return span > 0 ? (double) span / G_TIME_SPAN_SECOND : 0;
       }
   }
   return 0;
@@ -331,7 +331,7 @@ lctl_dialect_parse_retry_after (const char *value)
 
 static gboolean
 check_dialect (LctlDialect dialect,
-               GError **error)
+               GError    **error)
 {
   if (dialect == LCTL_DIALECT_ANTHROPIC || dialect == LCTL_DIALECT_OPENAI_CHAT)
     return TRUE;
@@ -342,8 +342,8 @@ check_dialect (LctlDialect dialect,
 LctlIrRequest *
 lctl_dialect_parse_request (LctlDialect dialect,
                             const char *body,
-                            gssize length,
-                            GError **error)
+                            gssize      length,
+                            GError    **error)
 {
   g_autoptr (JsonNode) root = NULL;
 
@@ -358,11 +358,11 @@ lctl_dialect_parse_request (LctlDialect dialect,
 }
 
 JsonNode *
-lctl_dialect_build_request (LctlDialect dialect,
-                            const LctlIrRequest *request,
-                            const char *upstream_model,
+lctl_dialect_build_request (LctlDialect             dialect,
+                            const LctlIrRequest    *request,
+                            const char             *upstream_model,
                             const LctlBuildOptions *options,
-                            GError **error)
+                            GError                **error)
 {
   g_return_val_if_fail (request != NULL, NULL);
 
@@ -376,12 +376,12 @@ lctl_dialect_build_request (LctlDialect dialect,
 JsonNode *
 lctl_dialect_passthrough_request (LctlDialect dialect,
                                   const char *body,
-                                  gssize length,
+                                  gssize      length,
                                   const char *upstream_model,
                                   JsonObject *params,
-                                  GError **error)
+                                  GError    **error)
 {
-  JsonNode *root = lctl_json_parse (body, length, "The request body", error);
+  JsonNode   *root = lctl_json_parse (body, length, "The request body", error);
   JsonObject *object;
   g_autoptr (GList) members = NULL;
 
@@ -412,8 +412,8 @@ lctl_dialect_passthrough_request (LctlDialect dialect,
 LctlIrResponse *
 lctl_dialect_parse_response (LctlDialect dialect,
                              const char *body,
-                             gssize length,
-                             GError **error)
+                             gssize      length,
+                             GError    **error)
 {
   g_autoptr (JsonNode) root = NULL;
 
@@ -428,9 +428,9 @@ lctl_dialect_parse_response (LctlDialect dialect,
 }
 
 JsonNode *
-lctl_dialect_build_response (LctlDialect dialect,
+lctl_dialect_build_response (LctlDialect           dialect,
                              const LctlIrResponse *response,
-                             const char *model)
+                             const char           *model)
 {
   g_return_val_if_fail (response != NULL, NULL);
 
@@ -441,15 +441,15 @@ lctl_dialect_build_response (LctlDialect dialect,
 
 LctlIrError *
 lctl_dialect_parse_error (LctlDialect dialect,
-                          unsigned status,
+                          unsigned    status,
                           const char *body,
-                          gssize length,
+                          gssize      length,
                           const char *retry_after)
 {
   g_autoptr (JsonParser) parser = json_parser_new_immutable ();
   g_autofree char *text = NULL;
-  JsonNode *root = NULL;
-  LctlIrError *error;
+  JsonNode        *root = NULL;
+  LctlIrError     *error;
 
   if (body != NULL && length != 0)
     {
@@ -461,7 +461,7 @@ lctl_dialect_parse_error (LctlDialect dialect,
        * printable excerpt. */
       text = g_utf8_make_valid (body, MIN (length, 300));
       for (char *p = text; *p; p++)
-        if ((unsigned char)*p < 0x20)
+        if ((unsigned char) *p < 0x20)
           *p = ' ';
       g_strstrip (text);
     }
@@ -477,9 +477,9 @@ lctl_dialect_parse_error (LctlDialect dialect,
 }
 
 JsonNode *
-lctl_dialect_build_error (LctlDialect dialect,
+lctl_dialect_build_error (LctlDialect        dialect,
                           const LctlIrError *error,
-                          unsigned *status)
+                          unsigned          *status)
 {
   g_return_val_if_fail (error != NULL, NULL);
 
@@ -498,10 +498,10 @@ lctl_dialect_node_to_bytes (JsonNode *node)
 
 struct _LctlStreamDecoder
 {
-  LctlDialect dialect;
-  LctlSseParser *sse;
-  GPtrArray *sse_events;
-  LctlAnthropicDecoder *anthropic;
+  LctlDialect            dialect;
+  LctlSseParser         *sse;
+  GPtrArray             *sse_events;
+  LctlAnthropicDecoder  *anthropic;
   LctlOpenaiChatDecoder *openai_chat;
 };
 
@@ -537,10 +537,10 @@ lctl_stream_decoder_free (LctlStreamDecoder *decoder)
 
 gboolean
 lctl_stream_decoder_feed_event (LctlStreamDecoder *decoder,
-                                const char *event_name,
-                                const char *data,
-                                GPtrArray *events,
-                                GError **error)
+                                const char        *event_name,
+                                const char        *data,
+                                GPtrArray         *events,
+                                GError           **error)
 {
   g_return_val_if_fail (decoder != NULL, FALSE);
 
@@ -553,8 +553,8 @@ lctl_stream_decoder_feed_event (LctlStreamDecoder *decoder,
 
 static gboolean
 feed_sse_events (LctlStreamDecoder *decoder,
-                 GPtrArray *events,
-                 GError **error)
+                 GPtrArray         *events,
+                 GError           **error)
 {
   gboolean ok = TRUE;
 
@@ -570,10 +570,10 @@ feed_sse_events (LctlStreamDecoder *decoder,
 
 gboolean
 lctl_stream_decoder_feed_bytes (LctlStreamDecoder *decoder,
-                                const char *buf,
-                                gsize len,
-                                GPtrArray *events,
-                                GError **error)
+                                const char        *buf,
+                                gsize              len,
+                                GPtrArray         *events,
+                                GError           **error)
 {
   g_return_val_if_fail (decoder != NULL, FALSE);
 
@@ -583,7 +583,7 @@ lctl_stream_decoder_feed_bytes (LctlStreamDecoder *decoder,
 
 void
 lctl_stream_decoder_finish (LctlStreamDecoder *decoder,
-                            GPtrArray *events)
+                            GPtrArray         *events)
 {
   g_return_if_fail (decoder != NULL);
 
@@ -606,16 +606,16 @@ lctl_stream_decoder_is_done (LctlStreamDecoder *decoder)
 
 struct _LctlStreamEncoder
 {
-  LctlDialect dialect;
-  LctlAnthropicEncoder *anthropic;
+  LctlDialect            dialect;
+  LctlAnthropicEncoder  *anthropic;
   LctlOpenaiChatEncoder *openai_chat;
-  gboolean has_output;
+  gboolean               has_output;
 };
 
 LctlStreamEncoder *
 lctl_stream_encoder_new (LctlDialect dialect,
                          const char *model,
-                         gboolean include_usage)
+                         gboolean    include_usage)
 {
   LctlStreamEncoder *encoder;
 
@@ -642,7 +642,7 @@ lctl_stream_encoder_free (LctlStreamEncoder *encoder)
 
 static GBytes *
 take_output (LctlStreamEncoder *encoder,
-             GString *out)
+             GString           *out)
 {
   if (out->len == 0)
     {

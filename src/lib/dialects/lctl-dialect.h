@@ -62,7 +62,7 @@ G_BEGIN_DECLS
  */
 typedef struct
 {
-  gboolean no_json_schema;
+  gboolean   no_json_schema;
   GPtrArray *dropped;
 } LctlBuildOptions;
 
@@ -77,8 +77,8 @@ typedef struct
  */
 LctlIrRequest *lctl_dialect_parse_request (LctlDialect dialect,
                                            const char *body,
-                                           gssize length,
-                                           GError **error);
+                                           gssize      length,
+                                           GError    **error);
 
 /**
  * lctl_dialect_build_request:
@@ -91,11 +91,11 @@ LctlIrRequest *lctl_dialect_parse_request (LctlDialect dialect,
  *
  * Returns: (transfer full): the upstream body, or %NULL.
  */
-JsonNode *lctl_dialect_build_request (LctlDialect dialect,
-                                      const LctlIrRequest *request,
-                                      const char *upstream_model,
+JsonNode *lctl_dialect_build_request (LctlDialect             dialect,
+                                      const LctlIrRequest    *request,
+                                      const char             *upstream_model,
                                       const LctlBuildOptions *options,
-                                      GError **error);
+                                      GError                **error);
 
 /**
  * lctl_dialect_passthrough_request:
@@ -117,16 +117,16 @@ JsonNode *lctl_dialect_build_request (LctlDialect dialect,
  */
 JsonNode *lctl_dialect_passthrough_request (LctlDialect dialect,
                                             const char *body,
-                                            gssize length,
+                                            gssize      length,
                                             const char *upstream_model,
                                             JsonObject *params,
-                                            GError **error);
+                                            GError    **error);
 
 /* An upstream's non-streaming body → IR. */
 LctlIrResponse *lctl_dialect_parse_response (LctlDialect dialect,
                                              const char *body,
-                                             gssize length,
-                                             GError **error);
+                                             gssize      length,
+                                             GError    **error);
 
 /**
  * lctl_dialect_build_response:
@@ -136,9 +136,9 @@ LctlIrResponse *lctl_dialect_parse_response (LctlDialect dialect,
  *
  * Returns: (transfer full): the client body.
  */
-JsonNode *lctl_dialect_build_response (LctlDialect dialect,
+JsonNode *lctl_dialect_build_response (LctlDialect           dialect,
                                        const LctlIrResponse *response,
-                                       const char *model);
+                                       const char           *model);
 
 /**
  * lctl_dialect_parse_error:
@@ -153,9 +153,9 @@ JsonNode *lctl_dialect_build_response (LctlDialect dialect,
  * Returns: (transfer full): the error.
  */
 LctlIrError *lctl_dialect_parse_error (LctlDialect dialect,
-                                       unsigned status,
+                                       unsigned    status,
                                        const char *body,
-                                       gssize length,
+                                       gssize      length,
                                        const char *retry_after);
 
 /**
@@ -167,9 +167,9 @@ LctlIrError *lctl_dialect_parse_error (LctlDialect dialect,
  *
  * Returns: (transfer full): the client's error body.
  */
-JsonNode *lctl_dialect_build_error (LctlDialect dialect,
+JsonNode *lctl_dialect_build_error (LctlDialect        dialect,
                                     const LctlIrError *error,
-                                    unsigned *status);
+                                    unsigned          *status);
 
 /* Serialises a body compactly. */
 GBytes *lctl_dialect_node_to_bytes (JsonNode *node);
@@ -178,7 +178,7 @@ GBytes *lctl_dialect_node_to_bytes (JsonNode *node);
 typedef struct _LctlStreamDecoder LctlStreamDecoder;
 
 LctlStreamDecoder *lctl_stream_decoder_new (LctlDialect dialect);
-void lctl_stream_decoder_free (LctlStreamDecoder *decoder);
+void               lctl_stream_decoder_free (LctlStreamDecoder *decoder);
 
 /**
  * lctl_stream_decoder_feed_bytes:
@@ -192,17 +192,17 @@ void lctl_stream_decoder_free (LctlStreamDecoder *decoder);
  * Returns: %FALSE on error; events decoded before it are in @events.
  */
 gboolean lctl_stream_decoder_feed_bytes (LctlStreamDecoder *decoder,
-                                         const char *buf,
-                                         gsize len,
-                                         GPtrArray *events,
-                                         GError **error);
+                                         const char        *buf,
+                                         gsize              len,
+                                         GPtrArray         *events,
+                                         GError           **error);
 
 /* The same, for one already parsed SSE event (@event_name may be NULL). */
 gboolean lctl_stream_decoder_feed_event (LctlStreamDecoder *decoder,
-                                         const char *event_name,
-                                         const char *data,
-                                         GPtrArray *events,
-                                         GError **error);
+                                         const char        *event_name,
+                                         const char        *data,
+                                         GPtrArray         *events,
+                                         GError           **error);
 
 /**
  * lctl_stream_decoder_finish:
@@ -214,7 +214,7 @@ gboolean lctl_stream_decoder_feed_event (LctlStreamDecoder *decoder,
  * event (the answer is incomplete, the client must be told).
  */
 void lctl_stream_decoder_finish (LctlStreamDecoder *decoder,
-                                 GPtrArray *events);
+                                 GPtrArray         *events);
 
 /* Whether a terminal event (MESSAGE_STOP or ERROR) has been produced. */
 gboolean lctl_stream_decoder_is_done (LctlStreamDecoder *decoder);
@@ -230,8 +230,8 @@ typedef struct _LctlStreamEncoder LctlStreamEncoder;
  */
 LctlStreamEncoder *lctl_stream_encoder_new (LctlDialect dialect,
                                             const char *model,
-                                            gboolean include_usage);
-void lctl_stream_encoder_free (LctlStreamEncoder *encoder);
+                                            gboolean    include_usage);
+void               lctl_stream_encoder_free (LctlStreamEncoder *encoder);
 
 /**
  * lctl_stream_encoder_encode:

@@ -9,7 +9,7 @@
 #include "lctl-oauth-util.h"
 #include "lctl-provider.h"
 
-#define ANTHROPIC_VERSION "2023-06-01"
+#define ANTHROPIC_VERSION    "2023-06-01"
 #define ANTHROPIC_OAUTH_BETA "oauth-2025-04-20"
 
 /* The deployment's api_base, else the provider's environment override,
@@ -42,7 +42,7 @@ qwen_base_url (const LctlProvider   *self,
                const LctlDeployment *deployment,
                const LctlToken      *token)
 {
-  const char *env = g_getenv (self->base_env);
+  const char      *env = g_getenv (self->base_env);
   g_autofree char *base = NULL;
 
   if (deployment->api_base != NULL && *deployment->api_base != '\0')
@@ -140,8 +140,8 @@ chatgpt_headers (const LctlProvider   *self,
                  SoupMessageHeaders   *client_headers,
                  SoupMessageHeaders   *headers)
 {
-  const char *originator = g_getenv ("CHATGPT_ORIGINATOR");
-  const char *session = client_headers != NULL ? soup_message_headers_get_one (client_headers, "session_id") : NULL;
+  const char      *originator = g_getenv ("CHATGPT_ORIGINATOR");
+  const char      *session = client_headers != NULL ? soup_message_headers_get_one (client_headers, "session_id") : NULL;
   g_autofree char *uuid = NULL;
 
   set_bearer (headers, token != NULL ? token->access_token : NULL);
@@ -173,10 +173,10 @@ kimi_prepare (const LctlProvider *self,
     }
 }
 
-#define OPENAI_COMPATIBLE(prefix, base, env)                                                      \
-  {                                                                                               \
-    .name = prefix, .dialect = LCTL_DIALECT_OPENAI_CHAT, .default_base = base, .base_env = env,   \
-    .base_url = default_base_url, .add_headers = openai_headers,                                  \
+#define OPENAI_COMPATIBLE(prefix, base, env)                                                    \
+  {                                                                                             \
+    .name = prefix, .dialect = LCTL_DIALECT_OPENAI_CHAT, .default_base = base, .base_env = env, \
+    .base_url = default_base_url, .add_headers = openai_headers,                                \
   }
 
 static const LctlProvider providers[] = {
@@ -261,7 +261,7 @@ append_path (char       *base,
              const char *path)
 {
   g_autofree char *owned = base;
-  gsize len = strlen (owned);
+  gsize            len = strlen (owned);
 
   while (len > 0 && owned[len - 1] == '/')
     owned[--len] = '\0';
@@ -331,8 +331,8 @@ lctl_provider_add_headers (const LctlProvider   *self,
   if (extra != NULL && JSON_NODE_HOLDS_OBJECT (extra))
     {
       JsonObjectIter iter;
-      const char *name;
-      JsonNode *value;
+      const char    *name;
+      JsonNode      *value;
 
       json_object_iter_init (&iter, json_node_get_object (extra));
       while (json_object_iter_next (&iter, &name, &value))

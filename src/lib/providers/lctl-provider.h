@@ -49,19 +49,19 @@ struct _LctlProvider
 
 const LctlProvider *lctl_provider_lookup (const char *name);
 
-char *lctl_provider_build_url (const LctlProvider   *self,
-                               const LctlDeployment *deployment,
-                               const LctlToken      *token,
-                               const char           *upstream_model,
-                               gboolean              stream);
-void lctl_provider_add_headers (const LctlProvider   *self,
-                                const LctlDeployment *deployment,
-                                const LctlToken      *token,
-                                SoupMessageHeaders   *client_headers,
-                                SoupMessageHeaders   *headers,
-                                gboolean              stream);
-void lctl_provider_prepare_request (const LctlProvider *self,
-                                    LctlIrRequest      *request);
+char    *lctl_provider_build_url (const LctlProvider   *self,
+                                  const LctlDeployment *deployment,
+                                  const LctlToken      *token,
+                                  const char           *upstream_model,
+                                  gboolean              stream);
+void     lctl_provider_add_headers (const LctlProvider   *self,
+                                    const LctlDeployment *deployment,
+                                    const LctlToken      *token,
+                                    SoupMessageHeaders   *client_headers,
+                                    SoupMessageHeaders   *headers,
+                                    gboolean              stream);
+void     lctl_provider_prepare_request (const LctlProvider *self,
+                                        LctlIrRequest      *request);
 gboolean lctl_provider_sanitizes_tool_names (const LctlProvider *self);
 
 G_END_DECLS

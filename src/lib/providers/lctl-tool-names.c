@@ -39,7 +39,7 @@ lctl_tool_name_sanitize (const char *name)
 {
   g_autoptr (GString) out = g_string_new (NULL);
   const char *start;
-  gsize end;
+  gsize       end;
 
   for (const char *p = name; *p != '\0'; p++)
     {
@@ -93,7 +93,7 @@ map_name (LctlToolNames *self,
 
 static void
 replace_name (char      **name,
-        const char *to)
+              const char *to)
 {
   if (*name != NULL && to != NULL && !g_str_equal (*name, to))
     {

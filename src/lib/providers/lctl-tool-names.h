@@ -18,13 +18,13 @@ G_BEGIN_DECLS
 typedef struct _LctlToolNames LctlToolNames;
 
 LctlToolNames *lctl_tool_names_sanitize_request (LctlIrRequest *request);
-const char *lctl_tool_names_to_client (LctlToolNames *self,
-                                       const char    *upstream_name);
-void lctl_tool_names_restore_event (LctlToolNames *self,
-                                    LctlIrEvent   *event);
-void lctl_tool_names_restore_response (LctlToolNames  *self,
-                                       LctlIrResponse *response);
-void lctl_tool_names_free (LctlToolNames *self);
+const char    *lctl_tool_names_to_client (LctlToolNames *self,
+                                          const char    *upstream_name);
+void           lctl_tool_names_restore_event (LctlToolNames *self,
+                                              LctlIrEvent   *event);
+void           lctl_tool_names_restore_response (LctlToolNames  *self,
+                                                 LctlIrResponse *response);
+void           lctl_tool_names_free (LctlToolNames *self);
 
 char *lctl_tool_name_sanitize (const char *name);
 

@@ -53,7 +53,7 @@ typedef enum
 /* One level of the fallback walk: the chain of a group that failed. */
 typedef struct
 {
-  char **chain; /* borrowed from the config or the plan */
+  char   **chain; /* borrowed from the config or the plan */
   unsigned next;
   unsigned depth; /* of the group the chain belongs to */
 } Frame;
@@ -66,40 +66,40 @@ typedef struct
 
 struct _LctlRoutePlan
 {
-  LctlRouter *router;
+  LctlRouter       *router;
   const LctlConfig *config;
-  char *requested_model;
-  char *primary_group;
-  Strategy strategy;
+  char             *requested_model;
+  char             *primary_group;
+  Strategy          strategy;
 
   /* Per-request `fallbacks` from the body. */
-  char **request_chain;
+  char     **request_chain;
   GPtrArray *request_table; /* (element-type LctlFallback) */
 
   GHashTable *visited_groups;
-  GArray *frames;
+  GArray     *frames;
 
   /* The group being tried. */
-  char *group;
-  char *group_request_name; /* the name that led here, for wildcards */
-  unsigned depth;
-  unsigned tries;
-  gboolean group_active;
+  char                *group;
+  char                *group_request_name; /* the name that led here, for wildcards */
+  unsigned             depth;
+  unsigned             tries;
+  gboolean             group_active;
   LctlRouteFailureKind group_end_kind;
-  GHashTable *tried; /* LctlDeploymentState* -> TriedDeployment* */
+  GHashTable          *tried; /* LctlDeploymentState* -> TriedDeployment* */
 
-  GPtrArray *attempts; /* (element-type LctlRouteAttemptRecord) */
+  GPtrArray              *attempts; /* (element-type LctlRouteAttemptRecord) */
   LctlRouteAttemptRecord *outstanding;
-  LctlDeploymentState *outstanding_state;
+  LctlDeploymentState    *outstanding_state;
 
   gboolean committed;
   gboolean finished;
-  int served;
+  int      served;
 
-  gboolean has_failure;
+  gboolean         has_failure;
   LctlRouteOutcome last_failure;
-  char *last_failure_error;
-  gint64 earliest_cooldown_end; /* monotonic µs, of groups skipped as cooling */
+  char            *last_failure_error;
+  gint64           earliest_cooldown_end; /* monotonic µs, of groups skipped as cooling */
 };
 
 static void
@@ -159,11 +159,11 @@ strv_from_json_array (JsonArray *array)
  * configured chain of each group named; other groups keep theirs). */
 static gboolean
 parse_request_fallbacks (LctlRoutePlan *self,
-                         JsonNode *node,
-                         GError **error)
+                         JsonNode      *node,
+                         GError       **error)
 {
   JsonArray *array;
-  unsigned length;
+  unsigned   length;
 
   if (node == NULL || JSON_NODE_HOLDS_NULL (node))
     return TRUE;
@@ -190,7 +190,7 @@ parse_request_fallbacks (LctlRoutePlan *self,
   self->request_table = g_ptr_array_new_with_free_func (fallback_free);
   for (unsigned i = 0; i < length; i++)
     {
-      JsonNode *element = json_array_get_element (array, i);
+      JsonNode   *element = json_array_get_element (array, i);
       JsonObject *object;
       g_autoptr (GList) members = NULL;
 
@@ -200,9 +200,9 @@ parse_request_fallbacks (LctlRoutePlan *self,
       members = json_object_get_members (object);
       for (GList *l = members; l; l = l->next)
         {
-          JsonNode *chain_node = json_object_get_member (object, l->data);
+          JsonNode     *chain_node = json_object_get_member (object, l->data);
           LctlFallback *fallback;
-          char **chain;
+          char        **chain;
 
           if (!JSON_NODE_HOLDS_ARRAY (chain_node))
             goto invalid;
@@ -225,9 +225,9 @@ invalid:
 
 static void
 begin_group (LctlRoutePlan *self,
-             const char *group,
-             const char *request_name,
-             unsigned depth)
+             const char    *group,
+             const char    *request_name,
+             unsigned       depth)
 {
   g_free (self->group);
   self->group = g_strdup (group);
@@ -261,11 +261,11 @@ begin_group (LctlRoutePlan *self,
  * Returns: (transfer full) (nullable): The plan.
  */
 LctlRoutePlan *
-lctl_router_plan (LctlRouter *router,
+lctl_router_plan (LctlRouter       *router,
                   const LctlConfig *config,
-                  const char *requested_model,
-                  JsonNode *request_fallbacks,
-                  GError **error)
+                  const char       *requested_model,
+                  JsonNode         *request_fallbacks,
+                  GError          **error)
 {
   g_autoptr (LctlRoutePlan) self = NULL;
   g_autofree char *group = NULL;
@@ -333,7 +333,7 @@ lctl_route_plan_free (LctlRoutePlan *self)
 }
 
 static const LctlFallback *
-find_fallback (GPtrArray *fallbacks,
+find_fallback (GPtrArray  *fallbacks,
                const char *group)
 {
   for (unsigned i = 0; fallbacks && i < fallbacks->len; i++)
@@ -351,13 +351,13 @@ find_fallback (GPtrArray *fallbacks,
  * rate-limit chain of smaller models would not help a too-long prompt), and
  * the ordinary chain otherwise, as LiteLLM does. */
 static char **
-chain_for (LctlRoutePlan *self,
-           const char *group,
-           unsigned depth,
+chain_for (LctlRoutePlan       *self,
+           const char          *group,
+           unsigned             depth,
            LctlRouteFailureKind kind)
 {
   const LctlRouterSettings *settings = &self->config->router;
-  const LctlFallback *fallback = NULL;
+  const LctlFallback       *fallback = NULL;
 
   if (kind == LCTL_ROUTE_FAILURE_CONTEXT_WINDOW)
     fallback = find_fallback (settings->context_window_fallbacks, group);
@@ -382,11 +382,11 @@ chain_for (LctlRoutePlan *self,
 static gboolean
 advance_group (LctlRoutePlan *self)
 {
-  int max_fallbacks = self->config->router.max_fallbacks;
+  int    max_fallbacks = self->config->router.max_fallbacks;
   char **chain;
 
   chain = chain_for (self, self->group, self->depth, self->group_end_kind);
-  if (chain && (int)self->depth < max_fallbacks)
+  if (chain && (int) self->depth < max_fallbacks)
     {
       Frame frame = { chain, 0, self->depth };
 
@@ -395,10 +395,10 @@ advance_group (LctlRoutePlan *self)
 
   while (self->frames->len > 0)
     {
-      Frame *top = &g_array_index (self->frames, Frame, self->frames->len - 1);
+      Frame           *top = &g_array_index (self->frames, Frame, self->frames->len - 1);
       g_autofree char *group = NULL;
-      const char *name;
-      unsigned depth;
+      const char      *name;
+      unsigned         depth;
 
       if (top->chain[top->next] == NULL)
         {
@@ -427,7 +427,7 @@ advance_group (LctlRoutePlan *self)
 typedef struct
 {
   const LctlDeployment *deployment;
-  LctlDeploymentState *state;
+  LctlDeploymentState  *state;
 } Candidate;
 
 static double
@@ -445,9 +445,9 @@ latency_score (LctlDeploymentState *state)
 
 static unsigned
 pick_candidate (LctlRoutePlan *self,
-                GArray *candidates)
+                GArray        *candidates)
 {
-  GRand *rand = lctl_router_get_rand (self->router);
+  GRand   *rand = lctl_router_get_rand (self->router);
   unsigned best = 0;
 
   if (candidates->len == 1)
@@ -455,90 +455,90 @@ pick_candidate (LctlRoutePlan *self,
 
   switch (self->strategy)
     {
-      case STRATEGY_LEAST_BUSY:
-        {
-          unsigned ties = 0;
+    case STRATEGY_LEAST_BUSY:
+      {
+        unsigned ties = 0;
 
-          /* Fewest in flight; ties broken at random so idle deployments
+        /* Fewest in flight; ties broken at random so idle deployments
          * share the load. */
-          for (unsigned i = 0; i < candidates->len; i++)
-            {
-              Candidate *c = &g_array_index (candidates, Candidate, i);
-              Candidate *b = &g_array_index (candidates, Candidate, best);
-
-              if (i == 0 || c->state->in_flight < b->state->in_flight)
-                {
-                  best = i;
-                  ties = 1;
-                }
-              else if (c->state->in_flight == b->state->in_flight && g_rand_int_range (rand, 0, (gint32)++ties) == 0)
-                best = i;
-            }
-          return best;
-        }
-
-      case STRATEGY_LATENCY:
-        for (unsigned i = 1; i < candidates->len; i++)
+        for (unsigned i = 0; i < candidates->len; i++)
           {
             Candidate *c = &g_array_index (candidates, Candidate, i);
             Candidate *b = &g_array_index (candidates, Candidate, best);
 
-            if (latency_score (c->state) < latency_score (b->state))
+            if (i == 0 || c->state->in_flight < b->state->in_flight)
+              {
+                best = i;
+                ties = 1;
+              }
+            else if (c->state->in_flight == b->state->in_flight && g_rand_int_range (rand, 0, (gint32) ++ties) == 0)
               best = i;
           }
         return best;
+      }
 
-      case STRATEGY_SIMPLE_SHUFFLE:
-      default:
+    case STRATEGY_LATENCY:
+      for (unsigned i = 1; i < candidates->len; i++)
         {
-          double total = 0, point;
+          Candidate *c = &g_array_index (candidates, Candidate, i);
+          Candidate *b = &g_array_index (candidates, Candidate, best);
 
-          for (unsigned i = 0; i < candidates->len; i++)
-            total += MAX (g_array_index (candidates, Candidate, i).deployment->weight, 0);
-          if (total <= 0)
-            return (unsigned)g_rand_int_range (rand, 0, (gint32)candidates->len);
-
-          point = g_rand_double_range (rand, 0, total);
-          for (unsigned i = 0; i < candidates->len; i++)
-            {
-              point -= MAX (g_array_index (candidates, Candidate, i).deployment->weight, 0);
-              if (point < 0)
-                return i;
-            }
-          return candidates->len - 1;
+          if (latency_score (c->state) < latency_score (b->state))
+            best = i;
         }
+      return best;
+
+    case STRATEGY_SIMPLE_SHUFFLE:
+    default:
+      {
+        double total = 0, point;
+
+        for (unsigned i = 0; i < candidates->len; i++)
+          total += MAX (g_array_index (candidates, Candidate, i).deployment->weight, 0);
+        if (total <= 0)
+          return (unsigned) g_rand_int_range (rand, 0, (gint32) candidates->len);
+
+        point = g_rand_double_range (rand, 0, total);
+        for (unsigned i = 0; i < candidates->len; i++)
+          {
+            point -= MAX (g_array_index (candidates, Candidate, i).deployment->weight, 0);
+            if (point < 0)
+              return i;
+          }
+        return candidates->len - 1;
+      }
     }
 }
 
 static unsigned
-retry_wait_ms (LctlRoutePlan *self,
+retry_wait_ms (LctlRoutePlan   *self,
                TriedDeployment *tried)
 {
   const LctlRouterSettings *settings = &self->config->router;
-  double max_cooldown = settings->max_cooldown_time > 0 ? settings->max_cooldown_time : 60.0;
-  double wait = MAX (settings->retry_after, tried ? tried->retry_after : 0);
+  double                    max_cooldown = settings->max_cooldown_time > 0 ? settings->max_cooldown_time : 60.0;
+  double                    wait = MAX (settings->retry_after, tried ? tried->retry_after : 0);
 
   wait = MIN (wait, max_cooldown);
   if (wait <= 0)
     return 0;
-  return (unsigned)ceil (wait * 1000.0);
+  return (unsigned) ceil (wait * 1000.0);
 }
 
 /* Chooses the next deployment of the current group, or returns FALSE when
  * the group is done (retries spent, or every deployment cooling down). */
 static gboolean
-pick_in_group (LctlRoutePlan *self,
+pick_in_group (LctlRoutePlan    *self,
                LctlRouteAttempt *out)
 {
   const LctlConfig *config = self->config;
-  unsigned max_tries = 1 + (unsigned)MAX (config->router.num_retries, 0);
+  unsigned          max_tries = 1 + (unsigned) MAX (config->router.num_retries, 0);
   g_autoptr (GArray) healthy = g_array_new (FALSE, FALSE, sizeof (Candidate));
   g_autoptr (GArray) fresh = g_array_new (FALSE, FALSE, sizeof (Candidate));
   LctlRouteAttemptRecord *record;
-  TriedDeployment *tried;
-  Candidate chosen;
-  unsigned wait_ms = 0;
-  gint64 now;
+  TriedDeployment        *tried;
+  Candidate               chosen;
+  unsigned                wait_ms = 0;
+  gint64                  now;
 
   if (self->tries >= max_tries)
     return FALSE;
@@ -547,7 +547,7 @@ pick_in_group (LctlRoutePlan *self,
   for (unsigned i = 0; config->deployments && i < config->deployments->len; i++)
     {
       const LctlDeployment *deployment = g_ptr_array_index (config->deployments, i);
-      Candidate candidate;
+      Candidate             candidate;
 
       if (g_strcmp0 (deployment->model_name, self->group) != 0)
         continue;
@@ -621,7 +621,7 @@ synthesize_unavailable (LctlRoutePlan *self)
   double remaining = 0;
 
   if (self->earliest_cooldown_end > now)
-    remaining = ceil ((double)(self->earliest_cooldown_end - now) / G_USEC_PER_SEC);
+    remaining = ceil ((double) (self->earliest_cooldown_end - now) / G_USEC_PER_SEC);
 
   g_free (self->last_failure_error);
   self->last_failure_error = g_strdup_printf ("No deployment of “%s” or its fallbacks is available: all are cooling down",
@@ -649,7 +649,7 @@ synthesize_unavailable (LctlRoutePlan *self)
  *   possibility is spent; lctl_route_plan_get_last_failure() then says why.
  */
 gboolean
-lctl_route_plan_next (LctlRoutePlan *self,
+lctl_route_plan_next (LctlRoutePlan    *self,
                       LctlRouteAttempt *out)
 {
   g_return_val_if_fail (self != NULL, FALSE);
@@ -694,12 +694,12 @@ lctl_route_plan_next (LctlRoutePlan *self,
  * not fall back any more.
  */
 void
-lctl_route_plan_report (LctlRoutePlan *self,
+lctl_route_plan_report (LctlRoutePlan          *self,
                         const LctlRouteAttempt *attempt,
                         const LctlRouteOutcome *outcome)
 {
   LctlRouteAttemptRecord *record;
-  LctlDeploymentState *state;
+  LctlDeploymentState    *state;
 
   g_return_if_fail (self != NULL);
   g_return_if_fail (attempt != NULL);
@@ -750,7 +750,7 @@ lctl_route_plan_report (LctlRoutePlan *self,
       record->status = outcome->status > 0 ? outcome->status : 200;
       record->kind = LCTL_ROUTE_FAILURE_NONE;
       lctl_router_record_success (self->router, state, outcome->latency_ms, outcome->ttft_ms);
-      self->served = (int)record->index;
+      self->served = (int) record->index;
       self->finished = TRUE;
       return;
     }
@@ -775,7 +775,7 @@ lctl_route_plan_report (LctlRoutePlan *self,
   /* What the client is told to wait: never more than we bench anything. */
   {
     const LctlRouterSettings *settings = &self->config->router;
-    double max_cooldown = settings->max_cooldown_time > 0 ? settings->max_cooldown_time : 60.0;
+    double                    max_cooldown = settings->max_cooldown_time > 0 ? settings->max_cooldown_time : 60.0;
 
     self->last_failure.retry_after = CLAMP (outcome->retry_after, 0, max_cooldown);
   }
@@ -877,7 +877,7 @@ lctl_route_plan_get_served (LctlRoutePlan *self)
 
   if (self->served < 0)
     return NULL;
-  return g_ptr_array_index (self->attempts, (unsigned)self->served);
+  return g_ptr_array_index (self->attempts, (unsigned) self->served);
 }
 
 /**
@@ -894,7 +894,7 @@ lctl_route_plan_get_served (LctlRoutePlan *self)
  * Returns: Whether there was a failure.
  */
 gboolean
-lctl_route_plan_get_last_failure (LctlRoutePlan *self,
+lctl_route_plan_get_last_failure (LctlRoutePlan    *self,
                                   LctlRouteOutcome *out)
 {
   g_return_val_if_fail (self != NULL, FALSE);
@@ -931,13 +931,13 @@ lctl_route_plan_attempts_to_variant (LctlRoutePlan *self)
   for (unsigned i = 0; i < self->attempts->len; i++)
     {
       LctlRouteAttemptRecord *record = g_ptr_array_index (self->attempts, i);
-      GVariantBuilder dict;
+      GVariantBuilder         dict;
 
       g_variant_builder_init (&dict, G_VARIANT_TYPE ("a{sv}"));
       g_variant_builder_add (&dict, "{sv}", "deployment", g_variant_new_string (record->deployment_model ? record->deployment_model : ""));
       g_variant_builder_add (&dict, "{sv}", "model", g_variant_new_string (record->model_group));
       g_variant_builder_add (&dict, "{sv}", "deployment-id", g_variant_new_string (record->deployment_id ? record->deployment_id : ""));
-      g_variant_builder_add (&dict, "{sv}", "status", g_variant_new_uint32 ((guint32)MAX (record->status, 0)));
+      g_variant_builder_add (&dict, "{sv}", "status", g_variant_new_uint32 ((guint32) MAX (record->status, 0)));
       g_variant_builder_add (&dict, "{sv}", "error", g_variant_new_string (record->error ? record->error : ""));
       g_variant_builder_add (&dict, "{sv}", "latency-ms", g_variant_new_double (record->latency_ms));
       g_variant_builder_add_value (&builder, g_variant_builder_end (&dict));

@@ -37,13 +37,13 @@ typedef struct _LctlRoutePlan LctlRoutePlan;
  */
 typedef struct
 {
-  unsigned index;
+  unsigned              index;
   const LctlDeployment *deployment;
-  const char *model_group;
-  const char *upstream_model;
-  unsigned wait_ms;
-  unsigned retry;
-  unsigned fallback_depth;
+  const char           *model_group;
+  const char           *upstream_model;
+  unsigned              wait_ms;
+  unsigned              retry;
+  unsigned              fallback_depth;
 } LctlRouteAttempt;
 
 /**
@@ -64,13 +64,13 @@ typedef struct
  */
 typedef struct
 {
-  gboolean success;
-  int status;
+  gboolean             success;
+  int                  status;
   LctlRouteFailureKind kind;
-  double retry_after;
-  const char *error;
-  double latency_ms;
-  double ttft_ms;
+  double               retry_after;
+  const char          *error;
+  double               latency_ms;
+  double               ttft_ms;
 } LctlRouteOutcome;
 
 /**
@@ -96,47 +96,47 @@ typedef struct
  */
 typedef struct
 {
-  unsigned index;
-  char *model_group;
-  char *deployment_id;
-  char *deployment_model;
-  char *upstream_model;
-  unsigned wait_ms;
-  unsigned retry;
-  unsigned fallback_depth;
-  gboolean finished;
-  gboolean success;
-  int status;
+  unsigned             index;
+  char                *model_group;
+  char                *deployment_id;
+  char                *deployment_model;
+  char                *upstream_model;
+  unsigned             wait_ms;
+  unsigned             retry;
+  unsigned             fallback_depth;
+  gboolean             finished;
+  gboolean             success;
+  int                  status;
   LctlRouteFailureKind kind;
-  char *error;
-  double latency_ms;
-  double ttft_ms;
+  char                *error;
+  double               latency_ms;
+  double               ttft_ms;
 } LctlRouteAttemptRecord;
 
-LctlRoutePlan *lctl_router_plan (LctlRouter *router,
+LctlRoutePlan *lctl_router_plan (LctlRouter       *router,
                                  const LctlConfig *config,
-                                 const char *requested_model,
-                                 JsonNode *request_fallbacks,
-                                 GError **error);
-void lctl_route_plan_free (LctlRoutePlan *self);
+                                 const char       *requested_model,
+                                 JsonNode         *request_fallbacks,
+                                 GError          **error);
+void           lctl_route_plan_free (LctlRoutePlan *self);
 
-gboolean lctl_route_plan_next (LctlRoutePlan *self,
+gboolean lctl_route_plan_next (LctlRoutePlan    *self,
                                LctlRouteAttempt *out);
-void lctl_route_plan_report (LctlRoutePlan *self,
-                             const LctlRouteAttempt *attempt,
-                             const LctlRouteOutcome *outcome);
-void lctl_route_plan_commit (LctlRoutePlan *self);
+void     lctl_route_plan_report (LctlRoutePlan          *self,
+                                 const LctlRouteAttempt *attempt,
+                                 const LctlRouteOutcome *outcome);
+void     lctl_route_plan_commit (LctlRoutePlan *self);
 gboolean lctl_route_plan_is_committed (LctlRoutePlan *self);
 
-const char *lctl_route_plan_get_requested_model (LctlRoutePlan *self);
-const char *lctl_route_plan_get_model_group (LctlRoutePlan *self);
-GPtrArray *lctl_route_plan_get_attempts (LctlRoutePlan *self);
+const char                   *lctl_route_plan_get_requested_model (LctlRoutePlan *self);
+const char                   *lctl_route_plan_get_model_group (LctlRoutePlan *self);
+GPtrArray                    *lctl_route_plan_get_attempts (LctlRoutePlan *self);
 const LctlRouteAttemptRecord *lctl_route_plan_get_served (LctlRoutePlan *self);
-gboolean lctl_route_plan_get_last_failure (LctlRoutePlan *self,
-                                           LctlRouteOutcome *out);
+gboolean                      lctl_route_plan_get_last_failure (LctlRoutePlan    *self,
+                                                                LctlRouteOutcome *out);
 
 GVariant *lctl_route_plan_attempts_to_variant (LctlRoutePlan *self);
-char *lctl_route_plan_format_attempts (LctlRoutePlan *self);
+char     *lctl_route_plan_format_attempts (LctlRoutePlan *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (LctlRoutePlan, lctl_route_plan_free)
 

@@ -17,12 +17,12 @@ struct _LctlRouter
 {
   GObject parent_instance;
 
-  GHashTable *states; /* key -> LctlDeploymentState */
+  GHashTable         *states; /* key -> LctlDeploymentState */
   LctlRouterClockFunc clock;
-  gpointer clock_data;
-  GRand *rand;
-  unsigned cooldown_source;
-  gint64 next_expiry; /* earliest cooldown end (monotonic µs), 0 = none */
+  gpointer            clock_data;
+  GRand              *rand;
+  unsigned            cooldown_source;
+  gint64              next_expiry; /* earliest cooldown end (monotonic µs), 0 = none */
 };
 
 G_DEFINE_FINAL_TYPE (LctlRouter, lctl_router, G_TYPE_OBJECT)
@@ -53,8 +53,8 @@ deployment_state_free (gpointer data)
 
 static void
 default_clock (gpointer user_data,
-               gint64 *monotonic_us,
-               gint64 *real_us)
+               gint64  *monotonic_us,
+               gint64  *real_us)
 {
   *monotonic_us = g_get_monotonic_time ();
   *real_us = g_get_real_time ();
@@ -62,8 +62,8 @@ default_clock (gpointer user_data,
 
 static void
 read_clock (LctlRouter *self,
-            gint64 *monotonic_us,
-            gint64 *real_us)
+            gint64     *monotonic_us,
+            gint64     *real_us)
 {
   gint64 mono = 0, real = 0;
 
@@ -157,9 +157,9 @@ lctl_router_new (void)
  * lctl_router_check_cooldowns() after moving their clock.
  */
 void
-lctl_router_set_clock (LctlRouter *self,
+lctl_router_set_clock (LctlRouter         *self,
                        LctlRouterClockFunc clock,
-                       gpointer user_data)
+                       gpointer            user_data)
 {
   g_return_if_fail (LCTL_IS_ROUTER (self));
 
@@ -176,7 +176,7 @@ lctl_router_set_clock (LctlRouter *self,
  */
 void
 lctl_router_set_seed (LctlRouter *self,
-                      guint32 seed)
+                      guint32     seed)
 {
   g_return_if_fail (LCTL_IS_ROUTER (self));
 
@@ -199,11 +199,11 @@ lctl_router_get_rand (LctlRouter *self)
 }
 
 static void
-emit_state (LctlRouter *self,
+emit_state (LctlRouter          *self,
             LctlDeploymentState *state)
 {
   gboolean cooling = state->cooldown_until != 0;
-  gint64 until = cooling ? (state->cooldown_until_real + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC : 0;
+  gint64   until = cooling ? (state->cooldown_until_real + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC : 0;
 
   g_signal_emit (self, signals[SIGNAL_DEPLOYMENT_STATE_CHANGED], 0,
                  state->model_name, state->model,
@@ -211,7 +211,7 @@ emit_state (LctlRouter *self,
 }
 
 static void
-end_cooldown (LctlRouter *self,
+end_cooldown (LctlRouter          *self,
               LctlDeploymentState *state)
 {
   state->cooldown_until = 0;
@@ -224,9 +224,9 @@ end_cooldown (LctlRouter *self,
 }
 
 gboolean
-lctl_router_state_is_cooling (LctlRouter *self,
+lctl_router_state_is_cooling (LctlRouter          *self,
                               LctlDeploymentState *state,
-                              gint64 now)
+                              gint64               now)
 {
   return state->cooldown_until != 0 && state->cooldown_until > now;
 }
@@ -245,8 +245,8 @@ lctl_router_check_cooldowns (LctlRouter *self)
 {
   g_autoptr (GPtrArray) expired = g_ptr_array_new ();
   GHashTableIter iter;
-  gpointer value;
-  gint64 now;
+  gpointer       value;
+  gint64         now;
 
   g_return_if_fail (LCTL_IS_ROUTER (self));
 
@@ -297,9 +297,9 @@ static void
 schedule_cooldown_timer (LctlRouter *self)
 {
   GHashTableIter iter;
-  gpointer value;
-  gint64 earliest = 0;
-  gint64 now, delay_ms;
+  gpointer       value;
+  gint64         earliest = 0;
+  gint64         now, delay_ms;
 
   g_hash_table_iter_init (&iter, self->states);
   while (g_hash_table_iter_next (&iter, NULL, &value))
@@ -322,7 +322,7 @@ schedule_cooldown_timer (LctlRouter *self)
   delay_ms = earliest > now ? (earliest - now + 999) / 1000 : 0;
   /* Fires on the context the router was used from: the daemon's main loop. */
   self->cooldown_source = g_timeout_add_full (G_PRIORITY_DEFAULT,
-                                              (unsigned)MIN (delay_ms, G_MAXUINT),
+                                              (unsigned) MIN (delay_ms, G_MAXUINT),
                                               cooldown_timer_cb, self, NULL);
   g_source_set_name_by_id (self->cooldown_source, "[lctl] router cooldown");
 }
@@ -343,7 +343,7 @@ lctl_router_reset_cooldowns (LctlRouter *self,
 {
   g_autoptr (GPtrArray) cooling = g_ptr_array_new ();
   GHashTableIter iter;
-  gpointer value;
+  gpointer       value;
 
   g_return_val_if_fail (LCTL_IS_ROUTER (self), 0);
 
@@ -375,7 +375,7 @@ lctl_router_reset_cooldowns (LctlRouter *self,
  * API keys for one endpoint). The index is not part of it, so inserting a
  * model elsewhere in the file keeps every other deployment's health. */
 static char *
-deployment_key (const LctlConfig *config,
+deployment_key (const LctlConfig     *config,
                 const LctlDeployment *deployment)
 {
   unsigned occurrence = 0;
@@ -401,7 +401,7 @@ deployment_key (const LctlConfig *config,
 }
 
 static void
-update_string (char **field,
+update_string (char      **field,
                const char *value)
 {
   if (g_strcmp0 (*field, value) != 0)
@@ -412,11 +412,11 @@ update_string (char **field,
 }
 
 LctlDeploymentState *
-lctl_router_lookup_state (LctlRouter *self,
-                          const LctlConfig *config,
+lctl_router_lookup_state (LctlRouter           *self,
+                          const LctlConfig     *config,
                           const LctlDeployment *deployment)
 {
-  g_autofree char *key = deployment_key (config, deployment);
+  g_autofree char     *key = deployment_key (config, deployment);
   LctlDeploymentState *state;
 
   state = g_hash_table_lookup (self->states, key);
@@ -436,10 +436,10 @@ lctl_router_lookup_state (LctlRouter *self,
 
 static void
 prune_fail_times (LctlDeploymentState *state,
-                  gint64 now,
-                  double window_s)
+                  gint64               now,
+                  double               window_s)
 {
-  gint64 oldest = now - (gint64)(window_s * G_USEC_PER_SEC);
+  gint64   oldest = now - (gint64) (window_s * G_USEC_PER_SEC);
   unsigned keep_from = 0;
 
   /* Failures exactly one window apart still count as "within" it. */
@@ -450,9 +450,9 @@ prune_fail_times (LctlDeploymentState *state,
 }
 
 static double
-ewma (double previous,
+ewma (double   previous,
       gboolean has_previous,
-      double sample)
+      double   sample)
 {
   if (!has_previous)
     return sample;
@@ -460,10 +460,10 @@ ewma (double previous,
 }
 
 void
-lctl_router_record_success (LctlRouter *self,
+lctl_router_record_success (LctlRouter          *self,
                             LctlDeploymentState *state,
-                            double latency_ms,
-                            double ttft_ms)
+                            double               latency_ms,
+                            double               ttft_ms)
 {
   if (latency_ms > 0)
     {
@@ -486,19 +486,19 @@ lctl_router_record_success (LctlRouter *self,
 }
 
 void
-lctl_router_record_failure (LctlRouter *self,
-                            LctlDeploymentState *state,
+lctl_router_record_failure (LctlRouter               *self,
+                            LctlDeploymentState      *state,
                             const LctlRouterSettings *settings,
-                            LctlRouteFailureKind kind,
-                            int status,
-                            double retry_after,
-                            double latency_ms,
-                            const char *error_text)
+                            LctlRouteFailureKind      kind,
+                            int                       status,
+                            double                    retry_after,
+                            double                    latency_ms,
+                            const char               *error_text)
 {
-  gint64 now, now_real;
-  double cooldown_time = settings->cooldown_time > 0 ? settings->cooldown_time : 5.0;
-  double max_cooldown = settings->max_cooldown_time > 0 ? settings->max_cooldown_time : 60.0;
-  double upstream_wait;
+  gint64   now, now_real;
+  double   cooldown_time = settings->cooldown_time > 0 ? settings->cooldown_time : 5.0;
+  double   max_cooldown = settings->max_cooldown_time > 0 ? settings->max_cooldown_time : 60.0;
+  double   upstream_wait;
   unsigned fails;
 
   if (kind == LCTL_ROUTE_FAILURE_CANCELLED)
@@ -531,15 +531,15 @@ lctl_router_record_failure (LctlRouter *self,
    * cools the deployment down. An upstream that says it will be unavailable
    * for longer than a cooldown is believed at once: waiting for more
    * failures would only stall requests that a fallback can serve. */
-  if ((int)fails > MAX (settings->allowed_fails, 0) || upstream_wait > cooldown_time)
+  if ((int) fails > MAX (settings->allowed_fails, 0) || upstream_wait > cooldown_time)
     {
       double duration = MAX (cooldown_time, upstream_wait);
-      gint64 until = now + (gint64)(duration * G_USEC_PER_SEC);
+      gint64 until = now + (gint64) (duration * G_USEC_PER_SEC);
 
       if (until > state->cooldown_until)
         {
           state->cooldown_until = until;
-          state->cooldown_until_real = now_real + (gint64)(duration * G_USEC_PER_SEC);
+          state->cooldown_until_real = now_real + (gint64) (duration * G_USEC_PER_SEC);
         }
       g_array_set_size (state->fail_times, 0);
       g_info ("Deployment %s of %s cooling down for %.0f s after %u failure(s), last %d",
@@ -550,9 +550,9 @@ lctl_router_record_failure (LctlRouter *self,
 }
 
 static void
-fill_status (LctlRouter *self,
-             LctlDeploymentState *state,
-             const LctlConfig *config,
+fill_status (LctlRouter           *self,
+             LctlDeploymentState  *state,
+             const LctlConfig     *config,
              LctlDeploymentStatus *out)
 {
   gint64 now = lctl_router_now (self);
@@ -580,8 +580,8 @@ fill_status (LctlRouter *self,
  * Returns: %TRUE (the health of a deployment never routed to is "ok").
  */
 gboolean
-lctl_router_get_deployment_status (LctlRouter *self,
-                                   const LctlConfig *config,
+lctl_router_get_deployment_status (LctlRouter           *self,
+                                   const LctlConfig     *config,
                                    const LctlDeployment *deployment,
                                    LctlDeploymentStatus *out)
 {
@@ -609,7 +609,7 @@ lctl_router_get_deployment_status (LctlRouter *self,
  * Returns: (transfer floating): An `aa{sv}` variant.
  */
 GVariant *
-lctl_router_list_states (LctlRouter *self,
+lctl_router_list_states (LctlRouter       *self,
                          const LctlConfig *config)
 {
   GVariantBuilder builder;
@@ -623,8 +623,8 @@ lctl_router_list_states (LctlRouter *self,
   for (unsigned i = 0; config->deployments && i < config->deployments->len; i++)
     {
       const LctlDeployment *deployment = g_ptr_array_index (config->deployments, i);
-      LctlDeploymentStatus status;
-      GVariantBuilder dict;
+      LctlDeploymentStatus  status;
+      GVariantBuilder       dict;
 
       fill_status (self, lctl_router_lookup_state (self, config, deployment), config, &status);
 
@@ -655,7 +655,7 @@ lctl_router_list_states (LctlRouter *self,
 
 static gboolean
 group_exists (const LctlConfig *config,
-              const char *name)
+              const char       *name)
 {
   for (unsigned i = 0; config->deployments && i < config->deployments->len; i++)
     {
@@ -701,14 +701,14 @@ pattern_specificity (const char *pattern)
 
 static const char *
 find_wildcard_group (const LctlConfig *config,
-                     const char *name)
+                     const char       *name)
 {
   const char *best = NULL;
 
   for (unsigned i = 0; config->deployments && i < config->deployments->len; i++)
     {
       const LctlDeployment *deployment = g_ptr_array_index (config->deployments, i);
-      const char *pattern = deployment->model_name;
+      const char           *pattern = deployment->model_name;
 
       if (pattern == NULL || strchr (pattern, '*') == NULL)
         continue;
@@ -738,11 +738,11 @@ find_wildcard_group (const LctlConfig *config,
  */
 char *
 lctl_router_resolve_group (const LctlConfig *config,
-                           const char *requested_model,
-                           gboolean *out_wildcard)
+                           const char       *requested_model,
+                           gboolean         *out_wildcard)
 {
-  const char *name = requested_model;
-  const char *wildcard;
+  const char      *name = requested_model;
+  const char      *wildcard;
   g_autofree char *stripped = NULL;
 
   if (out_wildcard)
@@ -791,12 +791,12 @@ lctl_router_resolve_group (const LctlConfig *config,
  */
 char *
 lctl_router_effective_upstream_model (const LctlDeployment *deployment,
-                                      const char *requested_model)
+                                      const char           *requested_model)
 {
-  const char *upstream = deployment->upstream_model ? deployment->upstream_model : "";
-  const char *pattern = deployment->model_name ? deployment->model_name : "";
-  const char *star = strchr (upstream, '*');
-  const char *pattern_star = strchr (pattern, '*');
+  const char      *upstream = deployment->upstream_model ? deployment->upstream_model : "";
+  const char      *pattern = deployment->model_name ? deployment->model_name : "";
+  const char      *star = strchr (upstream, '*');
+  const char      *pattern_star = strchr (pattern, '*');
   g_autofree char *captured = NULL;
 
   if (star == NULL || requested_model == NULL)
@@ -804,7 +804,7 @@ lctl_router_effective_upstream_model (const LctlDeployment *deployment,
 
   if (pattern_star && strchr (pattern_star + 1, '*') == NULL && g_pattern_match_simple (pattern, requested_model))
     {
-      size_t prefix = (size_t)(pattern_star - pattern);
+      size_t prefix = (size_t) (pattern_star - pattern);
       size_t suffix = strlen (pattern_star + 1);
       size_t len = strlen (requested_model);
 
@@ -817,7 +817,7 @@ lctl_router_effective_upstream_model (const LctlDeployment *deployment,
       captured = g_strdup (requested_model);
     }
 
-  return g_strdup_printf ("%.*s%s%s", (int)(star - upstream), upstream, captured, star + 1);
+  return g_strdup_printf ("%.*s%s%s", (int) (star - upstream), upstream, captured, star + 1);
 }
 
 /**
@@ -835,10 +835,10 @@ lctl_router_effective_upstream_model (const LctlDeployment *deployment,
  * The timeouts the pipeline arms for an attempt.
  */
 void
-lctl_router_deployment_timeouts (const LctlConfig *config,
+lctl_router_deployment_timeouts (const LctlConfig     *config,
                                  const LctlDeployment *deployment,
-                                 double *total_s,
-                                 double *first_token_s)
+                                 double               *total_s,
+                                 double               *first_token_s)
 {
   double total = deployment->timeout;
   double first = deployment->stream_timeout;
@@ -859,7 +859,7 @@ lctl_router_deployment_timeouts (const LctlConfig *config,
 /* Failure kinds */
 
 static gboolean
-contains_any (const char *haystack,
+contains_any (const char        *haystack,
               const char *const *needles)
 {
   g_autofree char *lower = g_ascii_strdown (haystack, -1);
@@ -882,7 +882,7 @@ contains_any (const char *haystack,
  * Returns: The kind.
  */
 LctlRouteFailureKind
-lctl_route_failure_kind_classify (int status,
+lctl_route_failure_kind_classify (int         status,
                                   const char *error_text)
 {
   static const char *const context_markers[] = {
@@ -905,28 +905,28 @@ lctl_route_failure_kind_classify (int status,
 
   switch (status)
     {
-      case 0:
-        return LCTL_ROUTE_FAILURE_CONNECTION;
-      case 400:
-      case 422:
-        return LCTL_ROUTE_FAILURE_BAD_REQUEST;
-      case 401:
-      case 403:
-        return LCTL_ROUTE_FAILURE_AUTH;
-      case 404:
-        return LCTL_ROUTE_FAILURE_NOT_FOUND;
-      case 408:
-        return LCTL_ROUTE_FAILURE_TIMEOUT;
-      case 413:
-        return LCTL_ROUTE_FAILURE_CONTEXT_WINDOW;
-      case 429:
-        return LCTL_ROUTE_FAILURE_RATE_LIMIT;
-      case 529:
-        return LCTL_ROUTE_FAILURE_OVERLOADED;
-      default:
-        if (status >= 500)
-          return LCTL_ROUTE_FAILURE_SERVER;
-        return LCTL_ROUTE_FAILURE_OTHER;
+    case 0:
+      return LCTL_ROUTE_FAILURE_CONNECTION;
+    case 400:
+    case 422:
+      return LCTL_ROUTE_FAILURE_BAD_REQUEST;
+    case 401:
+    case 403:
+      return LCTL_ROUTE_FAILURE_AUTH;
+    case 404:
+      return LCTL_ROUTE_FAILURE_NOT_FOUND;
+    case 408:
+      return LCTL_ROUTE_FAILURE_TIMEOUT;
+    case 413:
+      return LCTL_ROUTE_FAILURE_CONTEXT_WINDOW;
+    case 429:
+      return LCTL_ROUTE_FAILURE_RATE_LIMIT;
+    case 529:
+      return LCTL_ROUTE_FAILURE_OVERLOADED;
+    default:
+      if (status >= 500)
+        return LCTL_ROUTE_FAILURE_SERVER;
+      return LCTL_ROUTE_FAILURE_OTHER;
     }
 }
 
@@ -942,14 +942,14 @@ lctl_route_failure_kind_is_retryable (LctlRouteFailureKind kind)
 {
   switch (kind)
     {
-      case LCTL_ROUTE_FAILURE_CONNECTION:
-      case LCTL_ROUTE_FAILURE_TIMEOUT:
-      case LCTL_ROUTE_FAILURE_RATE_LIMIT:
-      case LCTL_ROUTE_FAILURE_OVERLOADED:
-      case LCTL_ROUTE_FAILURE_SERVER:
-        return TRUE;
-      default:
-        return FALSE;
+    case LCTL_ROUTE_FAILURE_CONNECTION:
+    case LCTL_ROUTE_FAILURE_TIMEOUT:
+    case LCTL_ROUTE_FAILURE_RATE_LIMIT:
+    case LCTL_ROUTE_FAILURE_OVERLOADED:
+    case LCTL_ROUTE_FAILURE_SERVER:
+      return TRUE;
+    default:
+      return FALSE;
     }
 }
 
@@ -966,21 +966,21 @@ lctl_route_failure_kind_is_retryable (LctlRouteFailureKind kind)
  */
 gboolean
 lctl_route_failure_counts_for_cooldown (LctlRouteFailureKind kind,
-                                        int status)
+                                        int                  status)
 {
   switch (kind)
     {
-      case LCTL_ROUTE_FAILURE_CONNECTION:
-      case LCTL_ROUTE_FAILURE_TIMEOUT:
-      case LCTL_ROUTE_FAILURE_RATE_LIMIT:
-      case LCTL_ROUTE_FAILURE_OVERLOADED:
-      case LCTL_ROUTE_FAILURE_SERVER:
-      case LCTL_ROUTE_FAILURE_NOT_FOUND:
-        return TRUE;
-      case LCTL_ROUTE_FAILURE_AUTH:
-        return status != 403;
-      default:
-        return status >= 500;
+    case LCTL_ROUTE_FAILURE_CONNECTION:
+    case LCTL_ROUTE_FAILURE_TIMEOUT:
+    case LCTL_ROUTE_FAILURE_RATE_LIMIT:
+    case LCTL_ROUTE_FAILURE_OVERLOADED:
+    case LCTL_ROUTE_FAILURE_SERVER:
+    case LCTL_ROUTE_FAILURE_NOT_FOUND:
+      return TRUE;
+    case LCTL_ROUTE_FAILURE_AUTH:
+      return status != 403;
+    default:
+      return status >= 500;
     }
 }
 
@@ -995,32 +995,32 @@ lctl_route_failure_kind_to_string (LctlRouteFailureKind kind)
 {
   switch (kind)
     {
-      case LCTL_ROUTE_FAILURE_NONE:
-        return "none";
-      case LCTL_ROUTE_FAILURE_CONNECTION:
-        return "connection";
-      case LCTL_ROUTE_FAILURE_TIMEOUT:
-        return "timeout";
-      case LCTL_ROUTE_FAILURE_RATE_LIMIT:
-        return "rate_limit";
-      case LCTL_ROUTE_FAILURE_OVERLOADED:
-        return "overloaded";
-      case LCTL_ROUTE_FAILURE_SERVER:
-        return "server";
-      case LCTL_ROUTE_FAILURE_AUTH:
-        return "auth";
-      case LCTL_ROUTE_FAILURE_NOT_FOUND:
-        return "not_found";
-      case LCTL_ROUTE_FAILURE_CONTEXT_WINDOW:
-        return "context_window";
-      case LCTL_ROUTE_FAILURE_CONTENT_POLICY:
-        return "content_policy";
-      case LCTL_ROUTE_FAILURE_BAD_REQUEST:
-        return "bad_request";
-      case LCTL_ROUTE_FAILURE_CANCELLED:
-        return "cancelled";
-      case LCTL_ROUTE_FAILURE_OTHER:
-      default:
-        return "other";
+    case LCTL_ROUTE_FAILURE_NONE:
+      return "none";
+    case LCTL_ROUTE_FAILURE_CONNECTION:
+      return "connection";
+    case LCTL_ROUTE_FAILURE_TIMEOUT:
+      return "timeout";
+    case LCTL_ROUTE_FAILURE_RATE_LIMIT:
+      return "rate_limit";
+    case LCTL_ROUTE_FAILURE_OVERLOADED:
+      return "overloaded";
+    case LCTL_ROUTE_FAILURE_SERVER:
+      return "server";
+    case LCTL_ROUTE_FAILURE_AUTH:
+      return "auth";
+    case LCTL_ROUTE_FAILURE_NOT_FOUND:
+      return "not_found";
+    case LCTL_ROUTE_FAILURE_CONTEXT_WINDOW:
+      return "context_window";
+    case LCTL_ROUTE_FAILURE_CONTENT_POLICY:
+      return "content_policy";
+    case LCTL_ROUTE_FAILURE_BAD_REQUEST:
+      return "bad_request";
+    case LCTL_ROUTE_FAILURE_CANCELLED:
+      return "cancelled";
+    case LCTL_ROUTE_FAILURE_OTHER:
+    default:
+      return "other";
     }
 }

@@ -57,8 +57,8 @@ typedef enum
  * A clock for the router; tests inject a fake one.
  */
 typedef void (*LctlRouterClockFunc) (gpointer user_data,
-                                     gint64 *monotonic_us,
-                                     gint64 *real_us);
+                                     gint64  *monotonic_us,
+                                     gint64  *real_us);
 
 /**
  * LctlDeploymentStatus:
@@ -77,13 +77,13 @@ typedef void (*LctlRouterClockFunc) (gpointer user_data,
  */
 typedef struct
 {
-  gboolean cooling_down;
-  gint64 cooldown_until;
-  unsigned recent_fails;
-  unsigned in_flight;
-  double latency_ms;
-  double ttft_ms;
-  int last_status;
+  gboolean    cooling_down;
+  gint64      cooldown_until;
+  unsigned    recent_fails;
+  unsigned    in_flight;
+  double      latency_ms;
+  double      ttft_ms;
+  int         last_status;
   const char *last_error;
 } LctlDeploymentStatus;
 
@@ -92,38 +92,38 @@ G_DECLARE_FINAL_TYPE (LctlRouter, lctl_router, LCTL, ROUTER, GObject)
 
 LctlRouter *lctl_router_new (void);
 
-void lctl_router_set_clock (LctlRouter *self,
+void lctl_router_set_clock (LctlRouter         *self,
                             LctlRouterClockFunc clock,
-                            gpointer user_data);
+                            gpointer            user_data);
 void lctl_router_set_seed (LctlRouter *self,
-                           guint32 seed);
+                           guint32     seed);
 
-void lctl_router_check_cooldowns (LctlRouter *self);
+void     lctl_router_check_cooldowns (LctlRouter *self);
 unsigned lctl_router_reset_cooldowns (LctlRouter *self,
                                       const char *model_name);
 
-gboolean lctl_router_get_deployment_status (LctlRouter *self,
-                                            const LctlConfig *config,
-                                            const LctlDeployment *deployment,
-                                            LctlDeploymentStatus *out);
-GVariant *lctl_router_list_states (LctlRouter *self,
+gboolean  lctl_router_get_deployment_status (LctlRouter           *self,
+                                             const LctlConfig     *config,
+                                             const LctlDeployment *deployment,
+                                             LctlDeploymentStatus *out);
+GVariant *lctl_router_list_states (LctlRouter       *self,
                                    const LctlConfig *config);
 
 char *lctl_router_resolve_group (const LctlConfig *config,
-                                 const char *requested_model,
-                                 gboolean *out_wildcard);
+                                 const char       *requested_model,
+                                 gboolean         *out_wildcard);
 char *lctl_router_effective_upstream_model (const LctlDeployment *deployment,
-                                            const char *requested_model);
-void lctl_router_deployment_timeouts (const LctlConfig *config,
-                                      const LctlDeployment *deployment,
-                                      double *total_s,
-                                      double *first_token_s);
+                                            const char           *requested_model);
+void  lctl_router_deployment_timeouts (const LctlConfig     *config,
+                                       const LctlDeployment *deployment,
+                                       double               *total_s,
+                                       double               *first_token_s);
 
-LctlRouteFailureKind lctl_route_failure_kind_classify (int status,
+LctlRouteFailureKind lctl_route_failure_kind_classify (int         status,
                                                        const char *error_text);
-gboolean lctl_route_failure_kind_is_retryable (LctlRouteFailureKind kind);
-gboolean lctl_route_failure_counts_for_cooldown (LctlRouteFailureKind kind,
-                                                 int status);
-const char *lctl_route_failure_kind_to_string (LctlRouteFailureKind kind);
+gboolean             lctl_route_failure_kind_is_retryable (LctlRouteFailureKind kind);
+gboolean             lctl_route_failure_counts_for_cooldown (LctlRouteFailureKind kind,
+                                                             int                  status);
+const char          *lctl_route_failure_kind_to_string (LctlRouteFailureKind kind);
 
 G_END_DECLS
