@@ -39,6 +39,7 @@ static int opt_max_conns = 2048;
 static int opt_threads = 1;
 static gboolean opt_default_proxy_resolver;
 static int opt_backlog = 4096;
+static gboolean opt_buffered;
 static const char *opt_kind = "openai";
 
 static SoupSession *session;
@@ -260,6 +261,34 @@ on_sent (GObject *source, GAsyncResult *res, gpointer user_data)
   g_input_stream_read_bytes_async (f->stream, 16384, G_PRIORITY_DEFAULT, f->cancellable, on_chunk, f);
 }
 
+/* --buffered: the whole upstream answer in one call, then one write; fewer
+ * main-loop round trips, but nothing streams. */
+static void
+on_sent_and_read (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  Forward *f = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), res, &error);
+  if (g_cancellable_is_cancelled (f->cancellable))
+    {
+      forward_free (f);
+      return;
+    }
+  g_signal_handlers_disconnect_by_func (f->smsg, on_client_gone, f);
+  if (!body)
+    soup_server_message_set_status (f->smsg, SOUP_STATUS_BAD_GATEWAY, NULL);
+  else
+    {
+      SoupMessageHeaders *uh = soup_message_get_response_headers (f->umsg);
+      SoupMessageHeaders *sh = soup_server_message_get_response_headers (f->smsg);
+      soup_server_message_set_status (f->smsg, soup_message_get_status (f->umsg), NULL);
+      soup_message_headers_foreach (uh, copy_header, sh);
+      soup_message_body_append_bytes (soup_server_message_get_response_body (f->smsg), body);
+    }
+  soup_server_message_unpause (f->smsg);
+  forward_free (f);
+}
+
 static void
 on_request (SoupServer *server, SoupServerMessage *smsg, const char *path,
             GHashTable *query, gpointer user_data)
@@ -278,7 +307,11 @@ on_request (SoupServer *server, SoupServerMessage *smsg, const char *path,
   soup_message_set_request_body_from_bytes (f->umsg, NULL, body);
   g_signal_connect (smsg, "finished", G_CALLBACK (on_client_gone), f);
   soup_server_message_pause (smsg);
-  soup_session_send_async (upstream, f->umsg, G_PRIORITY_DEFAULT, f->cancellable, on_sent, f);
+  if (opt_buffered)
+    soup_session_send_and_read_async (upstream, f->umsg, G_PRIORITY_DEFAULT, f->cancellable,
+                                      on_sent_and_read, f);
+  else
+    soup_session_send_async (upstream, f->umsg, G_PRIORITY_DEFAULT, f->cancellable, on_sent, f);
 }
 
 /* Listens on 127.0.0.1:--listen-port with SO_REUSEPORT (threads share the
@@ -361,6 +394,8 @@ main (int argc, char **argv)
         opt_port = atoi (argv[++i]);
       else if (i + 1 < argc && strcmp (a, "--listen-port") == 0)
         opt_listen_port = atoi (argv[++i]);
+      else if (strcmp (a, "--buffered") == 0)
+        opt_buffered = TRUE;
       else if (strcmp (a, "--default-proxy-resolver") == 0)
         opt_default_proxy_resolver = TRUE;
       else if (i + 1 < argc && strcmp (a, "--backlog") == 0)
@@ -379,7 +414,8 @@ main (int argc, char **argv)
         {
           g_printerr ("usage: soup-floor --port P [--n N] [--warmup W] [--no-idempotent] [--kind openai|anthropic]\n"
                       "       soup-floor --proxy --listen-port L --port P [--threads N] [--max-conns N] [--backlog N]\n"
-                      "       --default-proxy-resolver: keep the system proxy resolver\n");
+                      "       --default-proxy-resolver: keep the system proxy resolver\n"
+                      "       --buffered: read each upstream answer whole, then answer (no streaming)\n");
           return 2;
         }
     }
