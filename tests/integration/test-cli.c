@@ -260,6 +260,62 @@ test_proxy_foreground (void)
     g_unsetenv ("DBUS_SESSION_BUS_ADDRESS");
 }
 
+/* SIGHUP reloads; --replace (what `litellmctl proxy` passes) takes over
+ * from a running instance on the session bus. */
+static void
+test_sighup_and_replace (void)
+{
+  g_autoptr (GTestDBus) bus = NULL;
+  g_autofree char *config_path = g_build_filename (g_get_user_config_dir (), "replace", "config.yaml", NULL);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  unsigned         port = lctl_test_free_port ();
+  g_autofree char *address = g_strdup_printf ("http://127.0.0.1:%u", port);
+  g_autoptr (GSubprocess) first = NULL;
+  g_autoptr (GSubprocess) second = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 deadline;
+
+  lctl_test_write_file (config_path, two_models);
+  g_unsetenv ("LITELLM_MASTER_KEY");
+  g_unsetenv ("LITELLMCTL_CONFIG");
+  bus = lctl_test_dbus_up ();
+
+  first = start_proxy (config_path, port, NULL);
+  g_assert_cmpuint (count_models (address, NULL), ==, 2);
+
+  /* Written in place (no rename the monitor would see as fast): SIGHUP. */
+  {
+    g_autofree char *seed = read_seed_config ();
+
+    g_assert_true (g_file_set_contents (config_path, seed, -1, NULL));
+  }
+  g_subprocess_send_signal (first, SIGHUP);
+  deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+  while (count_models (address, NULL) != 32 && g_get_monotonic_time () < deadline)
+    g_usleep (20 * 1000);
+  g_assert_cmpuint (count_models (address, NULL), ==, 32);
+
+  /* A second `litellmctl proxy` replaces the first on the bus and the port. */
+  second = start_proxy (config_path, port, NULL);
+  g_subprocess_wait (first, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (first));
+  /* The new instance binds the port once the old one let it go. */
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (lctl_test_http_get (address, NULL, NULL) == 0 && g_get_monotonic_time () < deadline)
+    g_usleep (20 * 1000);
+  g_assert_cmpuint (count_models (address, NULL), ==, 32);
+  g_assert_cmpint (lctl_test_run_cli (&out, &err, "status", NULL), ==, 0);
+  g_assert_nonnull (strstr (out, address));
+
+  g_subprocess_send_signal (second, SIGTERM);
+  g_subprocess_wait (second, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_subprocess_get_exit_status (second), ==, 0);
+  g_test_dbus_down (bus);
+}
+
 static void
 test_refuse_public_without_key (void)
 {
@@ -290,6 +346,7 @@ main (int   argc,
   g_test_add_func ("/cli/lifecycle", test_lifecycle);
   g_test_add_func ("/cli/proxy-foreground", test_proxy_foreground);
   g_test_add_func ("/cli/refuse-public-without-key", test_refuse_public_without_key);
+  g_test_add_func ("/cli/sighup-and-replace", test_sighup_and_replace);
 
   return g_test_run ();
 }
