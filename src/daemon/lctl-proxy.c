@@ -100,6 +100,7 @@ typedef struct
   GPtrArray         *pending_events;
   gboolean           committed;
   gboolean           headers_sent;
+  gboolean           wrote_since_ping;
   unsigned           ping_source_id;
   unsigned           status;
   double             ttft_ms;
@@ -241,6 +242,7 @@ client_write (LctlExchange *ex,
     return;
   soup_message_body_append_bytes (soup_server_message_get_response_body (ex->msg), bytes);
   soup_server_message_unpause (ex->msg);
+  ex->wrote_since_ping = TRUE;
 }
 
 static void
@@ -405,15 +407,19 @@ ping_cb (gpointer user_data)
   LctlExchange *ex = user_data;
   g_autoptr (GBytes) bytes = NULL;
 
-  /* Only while the answer has not started: once events flow they are the
-   * keep-alive. */
-  if (ex->committed)
-    return G_SOURCE_CONTINUE;
+  /* Once events flow they are the keep-alive: ping only through a silence
+   * of a whole interval. */
+  if (ex->committed && ex->wrote_since_ping)
+    {
+      ex->wrote_since_ping = FALSE;
+      return G_SOURCE_CONTINUE;
+    }
   send_stream_headers (ex);
   if (ex->encoder == NULL)
     ex->encoder = lctl_stream_encoder_new (ex->client_dialect, NULL, ex->request->include_usage);
   bytes = lctl_stream_encoder_ping (ex->encoder);
   client_write (ex, bytes);
+  ex->wrote_since_ping = FALSE;
   return G_SOURCE_CONTINUE;
 }
 
@@ -1281,6 +1287,17 @@ lctl_proxy_new (LctlRouter      *router,
   self->tokens = tokens != NULL ? g_object_ref (tokens) : NULL;
   self->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
   return self;
+}
+
+/* How long a stream may stay silent before the client gets a keep-alive. */
+void
+lctl_proxy_set_ping_interval (LctlProxy *self,
+                              unsigned   milliseconds)
+{
+  g_return_if_fail (LCTL_IS_PROXY (self));
+  g_return_if_fail (milliseconds > 0);
+
+  self->ping_interval_ms = milliseconds;
 }
 
 void

@@ -19,6 +19,8 @@ LctlProxy *lctl_proxy_new (LctlRouter      *router,
                            LctlUpstream    *upstream,
                            LctlTokenSource *tokens,
                            GCancellable    *cancellable);
+void       lctl_proxy_set_ping_interval (LctlProxy *self,
+                                         unsigned   milliseconds);
 void       lctl_proxy_set_token_source (LctlProxy       *self,
                                         LctlTokenSource *tokens);
 

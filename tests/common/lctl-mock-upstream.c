@@ -31,6 +31,8 @@ typedef struct
   unsigned           source_id;
   unsigned           first_delay_ms;
   gboolean           reset_after; /* close the connection once the chunks are out */
+  unsigned           gap_after;   /* chunks sent before a silence of gap_ms */
+  unsigned           gap_ms;
   gulong             disconnected_id;
 } MockStream;
 
@@ -82,13 +84,10 @@ stream_tick (gpointer user_data)
 
       soup_message_body_append (body, SOUP_MEMORY_COPY, chunk, strlen (chunk));
       soup_server_message_unpause (stream->msg);
-      if (stream->first_delay_ms > 0 && stream->next == 1)
-        {
-          /* Later events come at the normal pace. */
-          stream->source_id = g_timeout_add (EVENT_INTERVAL_MS, stream_tick, stream);
-          return G_SOURCE_REMOVE;
-        }
-      return G_SOURCE_CONTINUE;
+      /* The normal pace, but for a silence after the first text. */
+      stream->source_id = g_timeout_add (stream->gap_ms > 0 && stream->next == stream->gap_after ? stream->gap_ms : EVENT_INTERVAL_MS,
+                                         stream_tick, stream);
+      return G_SOURCE_REMOVE;
     }
 
   stream->source_id = 0;
@@ -459,6 +458,15 @@ handler (SoupServer        *server,
                                                    : openai_stream (model, kind, include_usage, truncated);
 
           start_stream (self, msg, chunks, first_delay, truncated);
+          if (g_str_equal (behaviour, "pause-mid"))
+            {
+              MockStream *started = g_ptr_array_index (self->streams, self->streams->len - 1);
+
+              /* Anthropic: message_start, block start, first delta; OpenAI:
+               * role chunk, first delta. */
+              started->gap_after = anthropic ? 3 : 2;
+              started->gap_ms = 700;
+            }
         }
       else
         respond_json_answer (msg, anthropic, model, kind);

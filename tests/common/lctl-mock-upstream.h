@@ -27,6 +27,7 @@ G_BEGIN_DECLS
  *   "reset-mid"     starts a stream (message start, one text delta) then
  *                   closes the connection
  *   "slow"          waits 1.5 s before the first event, then as "ok"
+ *   "pause-mid"     as "ok", silent for 0.7 s after the first text delta
  *   "context"       400 with a context-window error
  *
  * Streams send one event every 20 ms.

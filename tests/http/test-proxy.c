@@ -19,6 +19,7 @@
 
 static const char *const behaviours[] = {
   "ok",
+  "pause-mid",
   "tool",
   "think",
   "429",
@@ -732,6 +733,36 @@ test_client_disconnect_cancels_upstream (Fixture      *fixture,
   g_assert_cmpuint (lctl_server_get_in_flight (fixture->server), ==, 0);
 }
 
+/* A silent upstream mid-stream gets the client keep-alive pings (every
+ * 200 ms here), and the answer is still whole. */
+static void
+test_pings_through_silence (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  g_autofree char *body = anthropic_body ("oa-pause-mid", TRUE);
+  g_autoptr (Response) response = NULL;
+  g_autofree char *text = NULL;
+  unsigned pings_after_text = 0;
+  gboolean seen_text = FALSE;
+
+  lctl_proxy_set_ping_interval (fixture->proxy, 200);
+  response = post (fixture, "/v1/messages", body, FALSE);
+  text = anthropic_stream_text (response, "text_delta", "text");
+
+  for (unsigned i = 0; i < response->events->len; i++)
+    {
+      LctlSseEvent *event = g_ptr_array_index (response->events, i);
+
+      if (g_strcmp0 (event->event, "content_block_delta") == 0)
+        seen_text = TRUE;
+      else if (seen_text && g_strcmp0 (event->event, "ping") == 0)
+        pings_after_text++;
+    }
+  g_assert_cmpstr (text, ==, "Hello from the mock upstream.");
+  g_assert_cmpuint (pings_after_text, >=, 2);
+  g_assert_cmpstr (event_name_at (response, -1), ==, "message_stop");
+}
+
 static void
 test_mock_response_and_count_tokens (Fixture      *fixture,
                                      gconstpointer data)
@@ -798,6 +829,7 @@ main (int   argc,
   ADD ("/proxy/reset-mid-stream", test_reset_mid_stream, fallbacks);
   ADD ("/proxy/reset-before-first-byte", test_reset_before_first_byte, fallbacks);
   ADD ("/proxy/hang-and-slow-first-token", test_hang_and_slow_first_token, fallbacks);
+  ADD ("/proxy/pings-through-silence", test_pings_through_silence, NULL);
   ADD ("/proxy/client-disconnect-cancels-upstream", test_client_disconnect_cancels_upstream, NULL);
 #undef ADD
 
