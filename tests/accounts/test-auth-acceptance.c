@@ -1407,6 +1407,24 @@ test_kimi (Fixture      *fixture,
   g_assert_cmpuint (fixture->upstream->requests->len, ==, 4);
   assert_kimi_request (upstream_request (fixture, 2), "kimi-live-token");
   assert_kimi_request (upstream_request (fixture, 3), "kimi_code-access-1");
+
+  /* Each new token revoked in turn: every request refreshes and retries
+   * once, and (under ASan) nothing of the first attempt leaks. */
+  for (int round = 1; round <= 3; round++)
+    {
+      g_autofree char *revoked = g_strdup_printf ("kimi_code-access-%d", round);
+      g_autofree char *fresh = g_strdup_printf ("kimi_code-access-%d", round + 1);
+      g_autoptr (Response) response = NULL;
+      unsigned before = fixture->upstream->requests->len;
+
+      g_hash_table_add (fixture->upstream->revoked, g_strdup (revoked));
+      response = post (fixture, "/v1/chat/completions", chat);
+      assert_client_tool_call (response, FALSE);
+      g_assert_cmpuint (fixture->upstream->requests->len, ==, before + 2);
+      assert_kimi_request (upstream_request (fixture, before), revoked);
+      assert_kimi_request (upstream_request (fixture, before + 1), fresh);
+    }
+  g_assert_cmpint (fixture->oauth->refresh_count, ==, 4);
 }
 
 int
