@@ -250,6 +250,9 @@ upstream_free (Upstream *upstream)
 /* -------------------------------------------------------------------- */
 /* A "machine": HOME and XDG dirs, a session bus, a keyring, the daemon   */
 
+static const char *test_tmpdir;
+static unsigned    fixture_count;
+
 typedef struct
 {
   LctlMockOAuth   *oauth;
@@ -518,8 +521,9 @@ fixture_setup (Fixture      *fixture,
   g_autofree char *path = NULL;
   g_autoptr (GError) error = NULL;
 
-  fixture->root = g_dir_make_tmp ("lctl-auth-XXXXXX", &error);
-  g_assert_no_error (error);
+  /* Under the test's own temporary directory, removed at exit: the
+   * keyrings there hold (test) tokens. */
+  fixture->root = g_strdup_printf ("%s/fixture-%u", test_tmpdir, ++fixture_count);
   fixture->oauth = lctl_mock_oauth_new ();
   fixture->upstream = upstream_new ();
 
@@ -1434,7 +1438,7 @@ main (int   argc,
   g_autofree char *keyring = g_find_program_in_path ("gnome-keyring-daemon");
   g_autofree char *secret_tool = g_find_program_in_path ("secret-tool");
 
-  lctl_test_init (&argc, &argv);
+  test_tmpdir = lctl_test_init (&argc, &argv);
   if (keyring == NULL || secret_tool == NULL)
     {
       /* TAP's way to skip a whole program. */
