@@ -546,8 +546,11 @@ fixture_setup (Fixture      *fixture,
   g_setenv ("LC_ALL", "C.UTF-8", TRUE);
   /* `litellmctl` for the export script's import step. */
   cli_dir = g_build_filename (g_getenv ("LITELLMCTL_BUILD_ROOT"), "src", "cli", NULL);
-  path = g_strconcat (cli_dir, ":", g_getenv ("PATH"), NULL);
-  g_setenv ("PATH", path, TRUE);
+  if (!g_str_has_prefix (g_getenv ("PATH"), cli_dir))
+    {
+      path = g_strconcat (cli_dir, ":", g_getenv ("PATH"), NULL);
+      g_setenv ("PATH", path, TRUE);
+    }
 
   {
     g_autoptr (GProxyResolver) resolver = g_simple_proxy_resolver_new (NULL, NULL);
@@ -1139,7 +1142,9 @@ test_expired_concurrent (Fixture      *fixture,
   machine_up (fixture, "a");
   keyring_store ("qwen_portal", "Qwen Portal", record);
   fixture->oauth->valid_refresh_token = g_strdup ("qwen-refresh-seed");
-  /* The refresh takes a while, so every request finds it in flight. */
+  /* The daemon starts the refresh when it loads the expired token (or at
+   * the first request); the mock holds it for a second, so every request
+   * finds it in flight and must wait on that one. */
   fixture->oauth->refresh_delay_ms = 1000;
 
   daemon_up (fixture);
