@@ -785,6 +785,8 @@ upstream_done_cb (LctlUpstreamCall *call,
             ex->token_retried = TRUE;
             ex->body_mode = BODY_NONE;
             g_clear_pointer (&ex->upstream_body, g_byte_array_unref);
+            /* The retry sanitises the tool names of a fresh request again. */
+            g_clear_pointer (&ex->tool_names, lctl_tool_names_free);
             get_token (ex, rejected);
             return;
           }

@@ -286,6 +286,12 @@ lctl_upstream_send (LctlUpstream                *self,
       call->caller_cancelled_id = g_cancellable_connect (cancellable, G_CALLBACK (caller_cancelled_cb), call, NULL);
     }
 
+  /* Ours unless the provider presents itself as its own client (Kimi
+   * Code's KimiCLI): a session "user-agent" would replace the message's
+   * header, so it is set here instead. */
+  if (soup_message_headers_get_one (soup_message_get_request_headers (msg), "User-Agent") == NULL)
+    soup_message_headers_replace (soup_message_get_request_headers (msg), "User-Agent", "litellmctl/" PACKAGE_VERSION);
+
   /* Without this libsoup opens a new connection for every POST. */
   soup_message_add_flags (msg, SOUP_MESSAGE_IDEMPOTENT);
   if (!self->verify_tls)
@@ -431,7 +437,6 @@ lctl_upstream_init (LctlUpstream *self)
                                                  "idle-timeout", 30,
                                                  "timeout", 0,
                                                  "proxy-resolver", resolver,
-                                                 "user-agent", "litellmctl/" PACKAGE_VERSION,
                                                  NULL);
 }
 
