@@ -22,7 +22,7 @@ quit_cb (gpointer user_data)
 }
 
 int
-main (int argc,
+main (int   argc,
       char *argv[])
 {
   g_autoptr (GMainLoop) loop = g_main_loop_new (NULL, FALSE);

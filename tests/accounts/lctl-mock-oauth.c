@@ -30,8 +30,8 @@ __lsan_default_suppressions (void)
 
 static void
 respond_json (SoupServerMessage *msg,
-              unsigned status,
-              const char *json)
+              unsigned           status,
+              const char        *json)
 {
   soup_server_message_set_status (msg, status, NULL);
   soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, json, strlen (json));
@@ -40,8 +40,8 @@ respond_json (SoupServerMessage *msg,
 static char *
 b64url (const char *text)
 {
-  g_autofree char *b64 = g_base64_encode ((const guchar *)text, strlen (text));
-  GString *out = g_string_new (NULL);
+  g_autofree char *b64 = g_base64_encode ((const guchar *) text, strlen (text));
+  GString         *out = g_string_new (NULL);
 
   for (const char *p = b64; *p != '\0' && *p != '='; p++)
     g_string_append_c (out, *p == '+' ? '-' : *p == '/' ? '_'
@@ -52,7 +52,7 @@ b64url (const char *text)
 char *
 lctl_mock_oauth_make_jwt (const char *account_id,
                           const char *email,
-                          gint64 exp)
+                          gint64      exp)
 {
   g_autofree char *header = b64url ("{\"alg\":\"RS256\",\"typ\":\"JWT\"}");
   g_autofree char *json = g_strdup_printf ("{\"exp\":%" G_GINT64_FORMAT ",\"email\":\"%s\","
@@ -65,13 +65,13 @@ lctl_mock_oauth_make_jwt (const char *account_id,
 
 static GHashTable *
 request_form (SoupServerMessage *msg,
-              char **content_type_out)
+              char             **content_type_out)
 {
   SoupMessageBody *body = soup_server_message_get_request_body (msg);
-  const char *content_type = soup_message_headers_get_content_type (soup_server_message_get_request_headers (msg), NULL);
+  const char      *content_type = soup_message_headers_get_content_type (soup_server_message_get_request_headers (msg), NULL);
   g_autoptr (GBytes) bytes = soup_message_body_flatten (body);
   g_autofree char *text = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
-  GHashTable *form;
+  GHashTable      *form;
 
   if (content_type_out != NULL)
     *content_type_out = g_strdup (content_type);
@@ -82,8 +82,7 @@ request_form (SoupServerMessage *msg,
       g_autoptr (GList) members = NULL;
 
       form = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-      if (!json_parser_load_from_data (parser, text, -1, NULL)
-          || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+      if (!json_parser_load_from_data (parser, text, -1, NULL) || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
         return form;
       object = json_node_get_object (json_parser_get_root (parser));
       members = json_object_get_members (object);
@@ -98,14 +97,14 @@ request_form (SoupServerMessage *msg,
 }
 
 static void
-issue_tokens (LctlMockOAuth *mock,
+issue_tokens (LctlMockOAuth     *mock,
               SoupServerMessage *msg,
-              const char *provider)
+              const char        *provider)
 {
   g_autofree char *access = NULL;
   g_autofree char *refresh = NULL;
   g_autofree char *json = NULL;
-  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  gint64           now = g_get_real_time () / G_USEC_PER_SEC;
 
   mock->token_serial++;
   if (g_str_equal (provider, "chatgpt"))
@@ -139,9 +138,9 @@ issue_tokens (LctlMockOAuth *mock,
 
 typedef struct
 {
-  LctlMockOAuth *mock;
+  LctlMockOAuth     *mock;
   SoupServerMessage *msg;
-  char *provider;
+  char              *provider;
 } Delayed;
 
 static void handle_refresh (LctlMockOAuth *mock, SoupServerMessage *msg, const char *provider, GHashTable *form);
@@ -160,18 +159,17 @@ delayed_cb (gpointer user_data)
 }
 
 static void
-handle_refresh (LctlMockOAuth *mock,
+handle_refresh (LctlMockOAuth     *mock,
                 SoupServerMessage *msg,
-                const char *provider,
-                GHashTable *form)
+                const char        *provider,
+                GHashTable        *form)
 {
   const char *token = g_hash_table_lookup (form, "refresh_token");
 
   mock->refresh_count++;
   g_free (mock->last_refresh_grant_client_secret);
   mock->last_refresh_grant_client_secret = g_strdup (g_hash_table_lookup (form, "client_secret"));
-  if (mock->refresh_mode == MOCK_REFRESH_REJECT
-      || g_strcmp0 (token, mock->valid_refresh_token) != 0)
+  if (mock->refresh_mode == MOCK_REFRESH_REJECT || g_strcmp0 (token, mock->valid_refresh_token) != 0)
     {
       respond_json (msg, 400, "{\"error\":\"invalid_grant\",\"error_description\":\"Refresh token is invalid\"}");
       return;
@@ -211,13 +209,13 @@ provider_for_token_path (const char *path)
 }
 
 static void
-handle_poll (LctlMockOAuth *mock,
+handle_poll (LctlMockOAuth     *mock,
              SoupServerMessage *msg,
-             const char *provider,
-             GHashTable *form)
+             const char        *provider,
+             GHashTable        *form)
 {
   g_autofree char *step = NULL;
-  gint64 now = g_get_monotonic_time ();
+  gint64           now = g_get_monotonic_time ();
 
   g_array_append_val (mock->poll_times, now);
   g_clear_pointer (&mock->last_poll_headers, soup_message_headers_unref);
@@ -253,26 +251,17 @@ handle_poll (LctlMockOAuth *mock,
 }
 
 static void
-handle_code_exchange (LctlMockOAuth *mock,
+handle_code_exchange (LctlMockOAuth     *mock,
                       SoupServerMessage *msg,
-                      const char *provider,
-                      GHashTable *form)
+                      const char        *provider,
+                      GHashTable        *form)
 {
-  const char *challenge = g_hash_table_lookup (mock->authorize_query, "code_challenge");
+  const char      *challenge = g_hash_table_lookup (mock->authorize_query, "code_challenge");
   g_autofree char *computed = lctl_oauth_pkce_challenge (g_hash_table_lookup (form, "code_verifier") != NULL
                                                              ? g_hash_table_lookup (form, "code_verifier")
                                                              : "");
 
-  if (g_strcmp0 (g_hash_table_lookup (form, "code"), mock->issued_code) != 0
-      || g_strcmp0 (computed, challenge) != 0
-      || g_strcmp0 (g_hash_table_lookup (form, "redirect_uri"),
-                    g_hash_table_lookup (mock->authorize_query, "redirect_uri"))
-             != 0
-      || g_strcmp0 (g_hash_table_lookup (form, "client_id"),
-                    g_hash_table_lookup (mock->authorize_query, "client_id"))
-             != 0
-      || (g_str_equal (provider, "gemini_cli")
-          && g_strcmp0 (g_hash_table_lookup (form, "client_secret"), "GOCSPX-test-secret") != 0))
+  if (g_strcmp0 (g_hash_table_lookup (form, "code"), mock->issued_code) != 0 || g_strcmp0 (computed, challenge) != 0 || g_strcmp0 (g_hash_table_lookup (form, "redirect_uri"), g_hash_table_lookup (mock->authorize_query, "redirect_uri")) != 0 || g_strcmp0 (g_hash_table_lookup (form, "client_id"), g_hash_table_lookup (mock->authorize_query, "client_id")) != 0 || (g_str_equal (provider, "gemini_cli") && g_strcmp0 (g_hash_table_lookup (form, "client_secret"), "GOCSPX-test-secret") != 0))
     {
       respond_json (msg, 400, "{\"error\":\"invalid_grant\",\"error_description\":\"bad code exchange\"}");
       return;
@@ -281,23 +270,23 @@ handle_code_exchange (LctlMockOAuth *mock,
 }
 
 static void
-mock_handler (SoupServer *server,
+mock_handler (SoupServer        *server,
               SoupServerMessage *msg,
-              const char *path,
-              GHashTable *query,
-              gpointer user_data)
+              const char        *path,
+              GHashTable        *query,
+              gpointer           user_data)
 {
   LctlMockOAuth *mock = user_data;
-  const char *provider = provider_for_token_path (path);
-  const char *method = soup_server_message_get_method (msg);
+  const char    *provider = provider_for_token_path (path);
+  const char    *method = soup_server_message_get_method (msg);
 
   g_hash_table_insert (mock->hits, g_strdup (path),
                        GINT_TO_POINTER (GPOINTER_TO_INT (g_hash_table_lookup (mock->hits, path)) + 1));
 
   if (g_str_equal (path, "/oauth/authorize") || g_str_equal (path, "/o/oauth2/v2/auth"))
     {
-      GHashTableIter iter;
-      gpointer k, v;
+      GHashTableIter   iter;
+      gpointer         k, v;
       g_autofree char *location = NULL;
 
       g_hash_table_remove_all (mock->authorize_query);
@@ -310,8 +299,8 @@ mock_handler (SoupServer *server,
       g_free (mock->issued_code);
       mock->issued_code = g_strdup_printf ("code-%d", g_random_int_range (1000, 9999));
       location = g_strdup_printf ("%s?code=%s&state=%s",
-                                  (char *)g_hash_table_lookup (mock->authorize_query, "redirect_uri"),
-                                  mock->issued_code, (char *)g_hash_table_lookup (mock->authorize_query, "state"));
+                                  (char *) g_hash_table_lookup (mock->authorize_query, "redirect_uri"),
+                                  mock->issued_code, (char *) g_hash_table_lookup (mock->authorize_query, "state"));
       soup_server_message_set_redirect (msg, 302, location);
       return;
     }
@@ -457,14 +446,14 @@ lctl_mock_oauth_setenv (LctlMockOAuth *mock)
 
 int
 lctl_mock_oauth_hits (LctlMockOAuth *mock,
-                      const char *path)
+                      const char    *path)
 {
   return GPOINTER_TO_INT (g_hash_table_lookup (mock->hits, path));
 }
 
 void
 lctl_mock_oauth_script_polls (LctlMockOAuth *mock,
-                              const char *first,
+                              const char    *first,
                               ...)
 {
   va_list ap;
@@ -477,15 +466,15 @@ lctl_mock_oauth_script_polls (LctlMockOAuth *mock,
 
 typedef struct
 {
-  GBytes *bytes;
-  GError *error;
+  GBytes  *bytes;
+  GError  *error;
   gboolean done;
 } BrowserResult;
 
 static void
-browser_cb (GObject *source,
+browser_cb (GObject      *source,
             GAsyncResult *result,
-            gpointer user_data)
+            gpointer      user_data)
 {
   BrowserResult *r = user_data;
 
@@ -495,7 +484,7 @@ browser_cb (GObject *source,
 
 unsigned
 lctl_test_browser_get (const char *url,
-                       char **body)
+                       char      **body)
 {
   g_autoptr (SoupSession) session = soup_session_new ();
   g_autoptr (SoupMessage) msg = soup_message_new ("GET", url);

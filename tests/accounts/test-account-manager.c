@@ -15,10 +15,10 @@
 
 typedef struct
 {
-  LctlMockOAuth *mock;
+  LctlMockOAuth      *mock;
   LctlAccountManager *manager;
   LctlFileTokenStore *store;
-  char *dir;
+  char               *dir;
 } Fixture;
 
 static gint64
@@ -28,10 +28,10 @@ now_s (void)
 }
 
 static void
-fixture_setup (Fixture *f,
+fixture_setup (Fixture      *f,
                gconstpointer data)
 {
-  static int n;
+  static int       n;
   g_autofree char *sub = g_strdup_printf ("%d", n++);
 
   f->mock = lctl_mock_oauth_new ();
@@ -45,7 +45,7 @@ fixture_setup (Fixture *f,
 }
 
 static void
-fixture_teardown (Fixture *f,
+fixture_teardown (Fixture      *f,
                   gconstpointer data)
 {
   g_object_unref (f->manager);
@@ -58,7 +58,7 @@ fixture_teardown (Fixture *f,
 
 /* Writes a credential file the way the file backend would. */
 static void
-seed_credential (Fixture *f,
+seed_credential (Fixture    *f,
                  const char *provider,
                  const char *json)
 {
@@ -69,12 +69,12 @@ seed_credential (Fixture *f,
 }
 
 static char *
-read_credential (Fixture *f,
+read_credential (Fixture    *f,
                  const char *provider)
 {
   g_autofree char *name = g_strconcat (provider, ".json", NULL);
   g_autofree char *path = g_build_filename (f->dir, name, NULL);
-  char *contents = NULL;
+  char            *contents = NULL;
 
   if (!g_file_get_contents (path, &contents, NULL, NULL))
     return NULL;
@@ -94,10 +94,10 @@ seed_expired_qwen (Fixture *f)
 }
 
 static LctlToken *
-get_token (Fixture *f,
+get_token (Fixture    *f,
            const char *provider,
-           LctlToken *rejected,
-           GError **error)
+           LctlToken  *rejected,
+           GError    **error)
 {
   g_autoptr (GAsyncResult) result = NULL;
 
@@ -109,20 +109,20 @@ get_token (Fixture *f,
 
 typedef struct
 {
-  Fixture *f;
-  int done;
+  Fixture   *f;
+  int        done;
   GPtrArray *tokens;
-  gboolean stored_first;
+  gboolean   stored_first;
 } Concurrent;
 
 static void
-concurrent_cb (GObject *source,
+concurrent_cb (GObject      *source,
                GAsyncResult *result,
-               gpointer user_data)
+               gpointer      user_data)
 {
   Concurrent *c = user_data;
   g_autoptr (GError) error = NULL;
-  LctlToken *token = lctl_token_source_get_token_finish (LCTL_TOKEN_SOURCE (source), result, &error);
+  LctlToken       *token = lctl_token_source_get_token_finish (LCTL_TOKEN_SOURCE (source), result, &error);
   g_autofree char *stored = read_credential (c->f, "qwen_portal");
 
   g_assert_no_error (error);
@@ -134,10 +134,10 @@ concurrent_cb (GObject *source,
 }
 
 static void
-test_concurrent_single_refresh (Fixture *f,
+test_concurrent_single_refresh (Fixture      *f,
                                 gconstpointer data)
 {
-  Concurrent c = { f, 0, g_ptr_array_new_with_free_func ((GDestroyNotify)lctl_token_unref), TRUE };
+  Concurrent       c = { f, 0, g_ptr_array_new_with_free_func ((GDestroyNotify) lctl_token_unref), TRUE };
   g_autofree char *stored = NULL;
 
   seed_expired_qwen (f);
@@ -165,12 +165,12 @@ test_concurrent_single_refresh (Fixture *f,
 }
 
 static void
-test_valid_token_no_refresh (Fixture *f,
+test_valid_token_no_refresh (Fixture      *f,
                              gconstpointer data)
 {
   g_autofree char *json = g_strdup_printf ("{\"access_token\":\"kimi-at\",\"refresh_token\":\"kimi-rt\","
                                            "\"expires_at\":%f,\"scope\":\"kimi-code\"}",
-                                           (double)now_s () + 3600.5);
+                                           (double) now_s () + 3600.5);
   g_autoptr (GError) error = NULL;
   g_autoptr (LctlToken) token = NULL;
 
@@ -184,7 +184,7 @@ test_valid_token_no_refresh (Fixture *f,
 }
 
 static void
-test_rejected_token_refreshes_once (Fixture *f,
+test_rejected_token_refreshes_once (Fixture      *f,
                                     gconstpointer data)
 {
   g_autofree char *json = g_strdup_printf ("{\"access_token\":\"valid-but-revoked\",\"refresh_token\":\"qwen-refresh-0\","
@@ -216,13 +216,13 @@ test_rejected_token_refreshes_once (Fixture *f,
 
 static void
 changed_cb (LctlAccountManager *manager,
-            int *count)
+            int                *count)
 {
   (*count)++;
 }
 
 static void
-test_refresh_rejected_needs_login (Fixture *f,
+test_refresh_rejected_needs_login (Fixture      *f,
                                    gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -233,7 +233,7 @@ test_refresh_rejected_needs_login (Fixture *f,
   g_autoptr (JsonObject) fresh = NULL;
   g_autoptr (GAsyncResult) result = NULL;
   gboolean needs_login = FALSE;
-  int changes = 0;
+  int      changes = 0;
 
   seed_expired_qwen (f);
   f->mock->refresh_mode = MOCK_REFRESH_REJECT;
@@ -248,7 +248,7 @@ test_refresh_rejected_needs_login (Fixture *f,
   g_assert_cmpint (changes, >, 0);
 
   needs = lctl_account_manager_get_needs_login (f->manager);
-  g_assert_true (g_strv_contains ((const char *const *)needs, "qwen_portal"));
+  g_assert_true (g_strv_contains ((const char *const *) needs, "qwen_portal"));
   list = g_variant_ref_sink (lctl_account_manager_list_accounts (f->manager));
   g_assert_cmpuint (g_variant_n_children (list), ==, 1);
   entry = g_variant_get_child_value (list, 0);
@@ -274,7 +274,7 @@ test_refresh_rejected_needs_login (Fixture *f,
 }
 
 static void
-test_transient_errors_retried (Fixture *f,
+test_transient_errors_retried (Fixture      *f,
                                gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -290,7 +290,7 @@ test_transient_errors_retried (Fixture *f,
 }
 
 static void
-test_transient_errors_give_up (Fixture *f,
+test_transient_errors_give_up (Fixture      *f,
                                gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -309,7 +309,7 @@ test_transient_errors_give_up (Fixture *f,
 }
 
 static void
-test_chatgpt_refresh (Fixture *f,
+test_chatgpt_refresh (Fixture      *f,
                       gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -331,7 +331,7 @@ test_chatgpt_refresh (Fixture *f,
 }
 
 static void
-test_gemini_refresh_uses_stored_client (Fixture *f,
+test_gemini_refresh_uses_stored_client (Fixture      *f,
                                         gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -355,7 +355,7 @@ test_gemini_refresh_uses_stored_client (Fixture *f,
 }
 
 static void
-test_gemini_refresh_finds_project (Fixture *f,
+test_gemini_refresh_finds_project (Fixture      *f,
                                    gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -382,7 +382,7 @@ test_gemini_refresh_finds_project (Fixture *f,
 }
 
 static void
-test_proactive_refresh (Fixture *f,
+test_proactive_refresh (Fixture      *f,
                         gconstpointer data)
 {
   g_autofree char *json = g_strdup_printf ("{\"access_token\":\"k\",\"refresh_token\":\"k-rt\",\"expires_at\":%" G_GINT64_FORMAT "}",
@@ -390,7 +390,7 @@ test_proactive_refresh (Fixture *f,
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *stored = NULL;
-  int changes = 0;
+  int              changes = 0;
 
   seed_credential (f, "kimi_code", json);
   f->mock->valid_refresh_token = g_strdup ("k-rt");
@@ -409,7 +409,7 @@ test_proactive_refresh (Fixture *f,
 }
 
 static void
-test_not_found_and_logout (Fixture *f,
+test_not_found_and_logout (Fixture      *f,
                            gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -440,7 +440,7 @@ test_not_found_and_logout (Fixture *f,
 }
 
 int
-main (int argc,
+main (int   argc,
       char *argv[])
 {
   lctl_test_init (&argc, &argv);

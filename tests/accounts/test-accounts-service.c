@@ -22,28 +22,28 @@
 
 typedef struct
 {
-  GTestDBus *bus;
-  GDBusConnection *service_conn;
-  GDBusConnection *client_conn;
-  guint owner_id;
-  gboolean name_acquired;
-  LctlMockOAuth *mock;
-  LctlFileTokenStore *store;
-  LctlAccountManager *manager;
+  GTestDBus           *bus;
+  GDBusConnection     *service_conn;
+  GDBusConnection     *client_conn;
+  guint                owner_id;
+  gboolean             name_acquired;
+  LctlMockOAuth       *mock;
+  LctlFileTokenStore  *store;
+  LctlAccountManager  *manager;
   LctlAccountsService *service;
-  char *dir;
+  char                *dir;
 
   /* PKCE paste */
-  int paste_fd;
-  guint prompt_sub;
+  int          paste_fd;
+  guint        prompt_sub;
   SoupSession *browser;
   SoupMessage *authorize;
 } Fixture;
 
 static void
 name_acquired_cb (GDBusConnection *connection,
-                  const char *name,
-                  gpointer user_data)
+                  const char      *name,
+                  gpointer         user_data)
 {
   Fixture *f = user_data;
 
@@ -64,10 +64,10 @@ connect_bus (Fixture *f)
 }
 
 static void
-fixture_setup (Fixture *f,
+fixture_setup (Fixture      *f,
                gconstpointer data)
 {
-  static int n;
+  static int       n;
   g_autofree char *sub = g_strdup_printf ("svc-%d", n++);
   g_autoptr (GError) error = NULL;
 
@@ -94,7 +94,7 @@ fixture_setup (Fixture *f,
 }
 
 static void
-fixture_teardown (Fixture *f,
+fixture_teardown (Fixture      *f,
                   gconstpointer data)
 {
   if (f->prompt_sub != 0)
@@ -126,20 +126,20 @@ fixture_teardown (Fixture *f,
  * (or /dev/null). */
 static int
 run_cli (Fixture *f,
-         int stdin_fd,
-         char **output,
+         int      stdin_fd,
+         char   **output,
          ...)
 {
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
   g_autofree char *out_path = g_build_filename (g_get_user_data_dir (), "cli-stdout", NULL);
-  int saved_out = dup (STDOUT_FILENO);
-  int saved_in = dup (STDIN_FILENO);
-  int out_fd, in_fd, status;
-  va_list ap;
+  int              saved_out = dup (STDOUT_FILENO);
+  int              saved_in = dup (STDIN_FILENO);
+  int              out_fd, in_fd, status;
+  va_list          ap;
 
   va_start (ap, output);
   for (const char *a = va_arg (ap, const char *); a != NULL; a = va_arg (ap, const char *))
-    g_ptr_array_add (args, (gpointer)a);
+    g_ptr_array_add (args, (gpointer) a);
   va_end (ap);
   g_ptr_array_add (args, NULL);
 
@@ -153,7 +153,7 @@ run_cli (Fixture *f,
   dup2 (in_fd, STDIN_FILENO);
   close (in_fd);
 
-  status = lctl_cmd_auth (f->client_conn, (int)args->len - 1, (char **)args->pdata);
+  status = lctl_cmd_auth (f->client_conn, (int) args->len - 1, (char **) args->pdata);
 
   fflush (stdout);
   dup2 (saved_out, STDOUT_FILENO);
@@ -161,7 +161,7 @@ run_cli (Fixture *f,
   close (saved_out);
   close (saved_in);
   g_assert_true (g_file_get_contents (out_path, output, NULL, NULL));
-  g_test_message ("auth %s → %d:\n%s", (char *)args->pdata[1], status, *output);
+  g_test_message ("auth %s → %d:\n%s", (char *) args->pdata[1], status, *output);
   return status;
 }
 
@@ -171,13 +171,13 @@ pipe_with (const char *text)
   int fds[2];
 
   g_assert_cmpint (pipe (fds), ==, 0);
-  g_assert_cmpint (write (fds[1], text, strlen (text)), ==, (gssize)strlen (text));
+  g_assert_cmpint (write (fds[1], text, strlen (text)), ==, (gssize) strlen (text));
   close (fds[1]);
   return fds[0];
 }
 
 static void
-test_cli_qwen_login_and_status (Fixture *f,
+test_cli_qwen_login_and_status (Fixture      *f,
                                 gconstpointer data)
 {
   g_autofree char *out = NULL;
@@ -200,29 +200,29 @@ test_cli_qwen_login_and_status (Fixture *f,
 }
 
 static void
-authorize_cb (GObject *source,
+authorize_cb (GObject      *source,
               GAsyncResult *result,
-              gpointer user_data)
+              gpointer      user_data)
 {
   Fixture *f = user_data;
   g_autoptr (GBytes) bytes = soup_session_send_and_read_finish (SOUP_SESSION (source), result, NULL);
-  const char *location = soup_message_headers_get_one (soup_message_get_response_headers (f->authorize), "Location");
+  const char      *location = soup_message_headers_get_one (soup_message_get_response_headers (f->authorize), "Location");
   g_autofree char *lines = NULL;
 
   g_assert_nonnull (location);
   /* A user fumbling first, then pasting the address bar's URL. */
   lines = g_strdup_printf ("not a url\n%s\n", location);
-  g_assert_cmpint (write (f->paste_fd, lines, strlen (lines)), ==, (gssize)strlen (lines));
+  g_assert_cmpint (write (f->paste_fd, lines, strlen (lines)), ==, (gssize) strlen (lines));
 }
 
 static void
 prompt_signal_cb (GDBusConnection *connection,
-                  const char *sender,
-                  const char *path,
-                  const char *interface,
-                  const char *signal,
-                  GVariant *parameters,
-                  gpointer user_data)
+                  const char      *sender,
+                  const char      *path,
+                  const char      *interface,
+                  const char      *signal,
+                  GVariant        *parameters,
+                  gpointer         user_data)
 {
   Fixture *f = user_data;
   g_autoptr (GVariant) prompt = NULL;
@@ -239,11 +239,11 @@ prompt_signal_cb (GDBusConnection *connection,
 }
 
 static void
-test_cli_chatgpt_pasted_url (Fixture *f,
+test_cli_chatgpt_pasted_url (Fixture      *f,
                              gconstpointer data)
 {
   g_autofree char *out = NULL;
-  int fds[2];
+  int              fds[2];
 
   g_assert_cmpint (pipe (fds), ==, 0);
   f->paste_fd = fds[1];
@@ -260,7 +260,7 @@ test_cli_chatgpt_pasted_url (Fixture *f,
 }
 
 static void
-add_credential (Fixture *f,
+add_credential (Fixture    *f,
                 const char *provider,
                 const char *json)
 {
@@ -275,7 +275,7 @@ add_credential (Fixture *f,
 }
 
 static void
-test_cli_export_logout_import (Fixture *f,
+test_cli_export_logout_import (Fixture      *f,
                                gconstpointer data)
 {
   g_autofree char *script = NULL;
@@ -309,7 +309,7 @@ test_cli_export_logout_import (Fixture *f,
 /* `auth export qwen` on one machine, `auth import` on a fresh one (an empty
  * store behind a new daemon): the credential works there. */
 static void
-test_cli_export_import_fresh_store (Fixture *f,
+test_cli_export_import_fresh_store (Fixture      *f,
                                     gconstpointer data)
 {
   g_autofree char *script = NULL;
@@ -351,7 +351,7 @@ test_cli_export_import_fresh_store (Fixture *f,
 }
 
 static void
-test_cli_import_from_dir (Fixture *f,
+test_cli_import_from_dir (Fixture      *f,
                           gconstpointer data)
 {
   g_autofree char *seed_dir = g_build_filename (g_get_user_data_dir (), "seed-litellm", NULL);
@@ -372,14 +372,14 @@ test_cli_import_from_dir (Fixture *f,
 }
 
 static void
-test_cli_import_from_qwen_code (Fixture *f,
+test_cli_import_from_qwen_code (Fixture      *f,
                                 gconstpointer data)
 {
   g_autofree char *qwen_dir = g_build_filename (g_get_user_data_dir (), "dot-qwen", NULL);
   g_autofree char *creds = g_build_filename (qwen_dir, "oauth_creds.json", NULL);
   g_autofree char *out = NULL;
   g_autofree char *empty = NULL;
-  JsonObject *record;
+  JsonObject      *record;
 
   /* Qwen Code's own file: expiry_date in milliseconds. */
   lctl_test_write_file (creds, "{\"access_token\":\"qc-at\",\"refresh_token\":\"qc-rt\",\"token_type\":\"Bearer\","
@@ -411,7 +411,7 @@ get_needs_login (Fixture *f)
 }
 
 static void
-test_cli_refresh_and_needs_login (Fixture *f,
+test_cli_refresh_and_needs_login (Fixture      *f,
                                   gconstpointer data)
 {
   g_autofree char *out = NULL;
@@ -440,7 +440,7 @@ test_cli_refresh_and_needs_login (Fixture *f,
 }
 
 static void
-test_cli_usage (Fixture *f,
+test_cli_usage (Fixture      *f,
                 gconstpointer data)
 {
   g_autofree char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL;
@@ -454,7 +454,7 @@ test_cli_usage (Fixture *f,
 }
 
 static void
-test_cli_daemon_unreachable (Fixture *f,
+test_cli_daemon_unreachable (Fixture      *f,
                              gconstpointer data)
 {
   g_autofree char *out = NULL;
@@ -463,14 +463,14 @@ test_cli_daemon_unreachable (Fixture *f,
   f->owner_id = 0;
   g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (f->service));
   g_assert_cmpint (run_cli (f, -1, &out, "auth", "status", NULL), ==, 1);
-  g_assert_cmpint (lctl_cmd_auth (NULL, 2, (char *[]){ (char *)"auth", (char *)"status", NULL }), ==, 1);
+  g_assert_cmpint (lctl_cmd_auth (NULL, 2, (char *[]){ (char *) "auth", (char *) "status", NULL }), ==, 1);
 }
 
 static GVariant *
-call_accounts (Fixture *f,
+call_accounts (Fixture    *f,
                const char *method,
-               GVariant *args,
-               GError **error)
+               GVariant   *args,
+               GError    **error)
 {
   g_autoptr (GAsyncResult) result = NULL;
 
@@ -482,20 +482,20 @@ call_accounts (Fixture *f,
 
 typedef struct
 {
-  char *flow_id;
+  char    *flow_id;
   gboolean finished;
   gboolean success;
-  char *message;
+  char    *message;
 } Finished;
 
 static void
 finished_signal_cb (GDBusConnection *connection,
-                    const char *sender,
-                    const char *path,
-                    const char *interface,
-                    const char *signal,
-                    GVariant *parameters,
-                    gpointer user_data)
+                    const char      *sender,
+                    const char      *path,
+                    const char      *interface,
+                    const char      *signal,
+                    GVariant        *parameters,
+                    gpointer         user_data)
 {
   Finished *fin = user_data;
 
@@ -504,15 +504,15 @@ finished_signal_cb (GDBusConnection *connection,
 }
 
 static void
-test_dbus_errors_and_cancel (Fixture *f,
+test_dbus_errors_and_cancel (Fixture      *f,
                              gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) reply = NULL;
   g_autofree char *remote = NULL;
-  const char *flow_id = NULL;
-  Finished fin = { 0 };
-  guint sub;
+  const char      *flow_id = NULL;
+  Finished         fin = { 0 };
+  guint            sub;
 
   reply = call_accounts (f, "BeginLogin", g_variant_new ("(sa{sv})", "nope", NULL), &error);
   g_assert_null (reply);
@@ -552,7 +552,7 @@ test_dbus_errors_and_cancel (Fixture *f,
 
 static char *
 begin_login_on (GDBusConnection *conn,
-                const char *provider)
+                const char      *provider)
 {
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
@@ -570,10 +570,10 @@ begin_login_on (GDBusConnection *conn,
 }
 
 static void
-test_new_login_supersedes_old (Fixture *f,
+test_new_login_supersedes_old (Fixture      *f,
                                gconstpointer data)
 {
-  Finished fin = { 0 };
+  Finished         fin = { 0 };
   g_autofree char *first = NULL;
   g_autofree char *second = NULL;
   g_autoptr (GError) error = NULL;
@@ -605,15 +605,15 @@ test_new_login_supersedes_old (Fixture *f,
 }
 
 static void
-test_caller_vanished_cancels_login (Fixture *f,
+test_caller_vanished_cancels_login (Fixture      *f,
                                     gconstpointer data)
 {
-  Finished fin = { 0 };
+  Finished         fin = { 0 };
   g_autofree char *flow_id = NULL;
   GDBusConnection *caller = connect_bus (f);
-  guint sub = g_dbus_connection_signal_subscribe (f->client_conn, NULL, "io.github.litellmctl.Accounts",
-                                                  "LoginFinished", OBJECT_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
-                                                  finished_signal_cb, &fin, NULL);
+  guint            sub = g_dbus_connection_signal_subscribe (f->client_conn, NULL, "io.github.litellmctl.Accounts",
+                                                             "LoginFinished", OBJECT_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                             finished_signal_cb, &fin, NULL);
 
   lctl_mock_oauth_script_polls (f->mock, "pending", "pending", "pending", "pending", "pending", NULL);
   flow_id = begin_login_on (caller, "qwen");
@@ -629,7 +629,7 @@ test_caller_vanished_cancels_login (Fixture *f,
 }
 
 int
-main (int argc,
+main (int   argc,
       char *argv[])
 {
   /* The CLI prints UTF-8 (✓, ═) through g_print, which converts to the

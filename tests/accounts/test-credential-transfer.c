@@ -21,7 +21,7 @@ static const char kimi_json[] = "{\"access_token\":\"ka\",\"refresh_token\":\"kr
 static GHashTable *
 sample_records (void)
 {
-  GHashTable *records = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify)json_object_unref);
+  GHashTable *records = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) json_object_unref);
 
   g_hash_table_insert (records, (gpointer) "qwen_portal", lctl_test_json_object (qwen_json));
   g_hash_table_insert (records, (gpointer) "kimi_code", lctl_test_json_object (kimi_json));
@@ -31,7 +31,7 @@ sample_records (void)
 static char *
 b64 (const char *text)
 {
-  return g_base64_encode ((const guchar *)text, strlen (text));
+  return g_base64_encode ((const guchar *) text, strlen (text));
 }
 
 static void
@@ -125,17 +125,17 @@ static char *
 run_script (const char *script,
             const char *home,
             const char *path_env,
-            int *status)
+            int        *status)
 {
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *home_env = g_strconcat ("HOME=", home, NULL);
   g_autofree char *path = g_strconcat ("PATH=", path_env, NULL);
-  const char *argv[] = { "bash", "-c", script, NULL };
-  const char *envp[] = { home_env, path, NULL };
+  const char      *argv[] = { "bash", "-c", script, NULL };
+  const char      *envp[] = { home_env, path, NULL };
 
-  g_assert_true (g_spawn_sync (NULL, (char **)argv, (char **)envp, G_SPAWN_SEARCH_PATH, NULL, NULL,
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, (char **) envp, G_SPAWN_SEARCH_PATH, NULL, NULL,
                                &out, &err, status, &error));
   g_assert_no_error (error);
   if (err != NULL && *err != '\0')
@@ -159,7 +159,7 @@ test_script_restores_files_in_fresh_home (void)
   g_autoptr (LctlToken) token = NULL;
   g_autoptr (GError) error = NULL;
   GStatBuf st;
-  int status = -1;
+  int      status = -1;
 
   lctl_mock_oauth_setenv (mock);
   g_mkdir_with_parents (home, 0700);
@@ -228,7 +228,7 @@ test_script_uses_installed_litellmctl (void)
 }
 
 int
-main (int argc,
+main (int   argc,
       char *argv[])
 {
   lctl_test_init (&argc, &argv);

@@ -29,16 +29,16 @@ secret_tool (const char *first,
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
   g_autoptr (GError) error = NULL;
-  int status = 0;
+  int     status = 0;
   va_list ap;
 
   g_ptr_array_add (argv, (gpointer) "secret-tool");
   va_start (ap, first);
   for (const char *a = first; a != NULL; a = va_arg (ap, const char *))
-    g_ptr_array_add (argv, (gpointer)a);
+    g_ptr_array_add (argv, (gpointer) a);
   va_end (ap);
   g_ptr_array_add (argv, NULL);
-  g_assert_true (g_spawn_sync (NULL, (char **)argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
                                &out, &err, &status, &error));
   g_assert_no_error (error);
   return g_strconcat (out, err, NULL);
@@ -130,36 +130,36 @@ test_auto_picks_keyring (void)
 
 typedef struct
 {
-  gboolean acquired;
-  int done;
+  gboolean   acquired;
+  int        done;
   LctlToken *first;
-  int mismatches;
+  int        mismatches;
 } State;
 
 static void
 acquired_cb (GDBusConnection *connection,
-             const char *name,
-             gpointer user_data)
+             const char      *name,
+             gpointer         user_data)
 {
-  ((State *)user_data)->acquired = TRUE;
+  ((State *) user_data)->acquired = TRUE;
 }
 
 static int
 run_cli (GDBusConnection *bus,
-         char **output,
-         const char *first,
+         char           **output,
+         const char      *first,
          ...)
 {
   g_autoptr (GPtrArray) args = g_ptr_array_new ();
   g_autofree char *out_path = g_build_filename (g_get_user_data_dir (), "cli-stdout", NULL);
-  int saved = dup (STDOUT_FILENO);
-  int fd, status;
-  va_list ap;
+  int              saved = dup (STDOUT_FILENO);
+  int              fd, status;
+  va_list          ap;
 
-  g_ptr_array_add (args, (gpointer)first);
+  g_ptr_array_add (args, (gpointer) first);
   va_start (ap, first);
   for (const char *a = va_arg (ap, const char *); a != NULL; a = va_arg (ap, const char *))
-    g_ptr_array_add (args, (gpointer)a);
+    g_ptr_array_add (args, (gpointer) a);
   va_end (ap);
   g_ptr_array_add (args, NULL);
   g_mkdir_with_parents (g_get_user_data_dir (), 0700);
@@ -167,7 +167,7 @@ run_cli (GDBusConnection *bus,
   fd = g_open (out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
   dup2 (fd, STDOUT_FILENO);
   close (fd);
-  status = lctl_cmd_auth (bus, (int)args->len - 1, (char **)args->pdata);
+  status = lctl_cmd_auth (bus, (int) args->len - 1, (char **) args->pdata);
   fflush (stdout);
   dup2 (saved, STDOUT_FILENO);
   close (saved);
@@ -177,9 +177,9 @@ run_cli (GDBusConnection *bus,
 }
 
 static void
-concurrent_cb (GObject *source,
+concurrent_cb (GObject      *source,
                GAsyncResult *result,
-               gpointer user_data)
+               gpointer      user_data)
 {
   State *state = user_data;
   g_autoptr (GError) error = NULL;
@@ -272,7 +272,7 @@ test_qwen_login_in_keyring (void)
 }
 
 int
-main (int argc,
+main (int   argc,
       char *argv[])
 {
   setlocale (LC_ALL, "C.UTF-8");

@@ -15,17 +15,17 @@
 typedef struct
 {
   LctlMockOAuth *mock;
-  SoupSession *session;
+  SoupSession   *session;
   LctlLoginFlow *flow;
-  GVariant *prompt;
-  GPtrArray *progress;
-  GAsyncResult *result;
+  GVariant      *prompt;
+  GPtrArray     *progress;
+  GAsyncResult  *result;
 } Fixture;
 
 static void
 prompt_cb (LctlLoginFlow *flow,
-           GVariant *prompt,
-           Fixture *f)
+           GVariant      *prompt,
+           Fixture       *f)
 {
   g_clear_pointer (&f->prompt, g_variant_unref);
   f->prompt = g_variant_ref (prompt);
@@ -33,14 +33,14 @@ prompt_cb (LctlLoginFlow *flow,
 
 static void
 progress_cb (LctlLoginFlow *flow,
-             const char *message,
-             Fixture *f)
+             const char    *message,
+             Fixture       *f)
 {
   g_ptr_array_add (f->progress, g_strdup (message));
 }
 
 static void
-fixture_setup (Fixture *f,
+fixture_setup (Fixture      *f,
                gconstpointer data)
 {
   f->mock = lctl_mock_oauth_new ();
@@ -50,7 +50,7 @@ fixture_setup (Fixture *f,
 }
 
 static void
-fixture_teardown (Fixture *f,
+fixture_teardown (Fixture      *f,
                   gconstpointer data)
 {
   g_clear_object (&f->flow);
@@ -65,7 +65,7 @@ fixture_teardown (Fixture *f,
 }
 
 static void
-start_flow (Fixture *f,
+start_flow (Fixture    *f,
             const char *provider)
 {
   g_autoptr (GError) error = NULL;
@@ -160,7 +160,7 @@ test_headless_detection (void)
 }
 
 static void
-test_chatgpt_callback (Fixture *f,
+test_chatgpt_callback (Fixture      *f,
                        gconstpointer data)
 {
   g_autoptr (GHashTable) query = NULL;
@@ -168,8 +168,8 @@ test_chatgpt_callback (Fixture *f,
   g_autofree char *favicon = NULL;
   g_autofree char *wrong_state = NULL;
   g_autofree char *body = NULL;
-  const char *url = NULL;
-  const char *port = g_getenv ("LITELLMCTL_CHATGPT_CALLBACK_PORT");
+  const char      *url = NULL;
+  const char      *port = g_getenv ("LITELLMCTL_CHATGPT_CALLBACK_PORT");
   g_autofree char *redirect = g_strdup_printf ("http://localhost:%s/auth/callback", port);
   g_autoptr (JsonObject) claims = NULL;
   guint32 prompt_port = 0;
@@ -215,7 +215,7 @@ test_chatgpt_callback (Fixture *f,
 }
 
 static void
-test_chatgpt_pasted_url (Fixture *f,
+test_chatgpt_pasted_url (Fixture      *f,
                          gconstpointer data)
 {
   g_autoptr (SoupSession) browser = soup_session_new ();
@@ -224,8 +224,8 @@ test_chatgpt_pasted_url (Fixture *f,
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) record = NULL;
   g_autofree char *bad = NULL;
-  const char *url = NULL;
-  const char *location;
+  const char      *url = NULL;
+  const char      *location;
 
   start_flow (f, "chatgpt");
   wait_for_prompt (f);
@@ -263,7 +263,7 @@ test_chatgpt_pasted_url (Fixture *f,
 static void
 play_browser (Fixture *f)
 {
-  const char *url = NULL;
+  const char      *url = NULL;
   g_autofree char *body = NULL;
 
   wait_for_prompt (f);
@@ -272,7 +272,7 @@ play_browser (Fixture *f)
 }
 
 static void
-test_gemini_load_code_assist (Fixture *f,
+test_gemini_load_code_assist (Fixture      *f,
                               gconstpointer data)
 {
   g_autoptr (GHashTable) query = NULL;
@@ -297,7 +297,7 @@ test_gemini_load_code_assist (Fixture *f,
 }
 
 static void
-test_gemini_onboard (Fixture *f,
+test_gemini_onboard (Fixture      *f,
                      gconstpointer data)
 {
   g_autoptr (JsonObject) record = NULL;
@@ -313,7 +313,7 @@ test_gemini_onboard (Fixture *f,
 }
 
 static void
-test_gemini_needs_refresh_token (Fixture *f,
+test_gemini_needs_refresh_token (Fixture      *f,
                                  gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -326,15 +326,15 @@ test_gemini_needs_refresh_token (Fixture *f,
 }
 
 static void
-client_cb (GObject *source,
+client_cb (GObject      *source,
            GAsyncResult *result,
-           gpointer user_data)
+           gpointer      user_data)
 {
-  *(GAsyncResult **)user_data = g_object_ref (result);
+  *(GAsyncResult **) user_data = g_object_ref (result);
 }
 
 static void
-test_gemini_client_from_installed_cli (Fixture *f,
+test_gemini_client_from_installed_cli (Fixture      *f,
                                        gconstpointer data)
 {
   g_autofree char *path = g_build_filename (g_get_home_dir (), ".npm-global", "lib", "node_modules", "@google",
@@ -342,7 +342,7 @@ test_gemini_client_from_installed_cli (Fixture *f,
   g_autoptr (GError) error = NULL;
   g_autofree char *id = NULL;
   g_autofree char *secret = NULL;
-  GAsyncResult *result = NULL;
+  GAsyncResult    *result = NULL;
 
   g_unsetenv ("GEMINI_CLI_OAUTH_CLIENT_ID");
   g_unsetenv ("GEMINI_CLI_OAUTH_CLIENT_SECRET");
@@ -359,13 +359,13 @@ test_gemini_client_from_installed_cli (Fixture *f,
 }
 
 static void
-test_qwen_device (Fixture *f,
+test_qwen_device (Fixture      *f,
                   gconstpointer data)
 {
   g_autoptr (JsonObject) record = NULL;
-  const char *code = NULL;
-  const char *url = NULL;
-  gint64 gap1, gap2, gap3;
+  const char         *code = NULL;
+  const char         *url = NULL;
+  gint64              gap1, gap2, gap3;
   SoupMessageHeaders *h;
 
   g_setenv ("LITELLMCTL_TEST_TIME_SCALE", "0.05", TRUE);
@@ -401,7 +401,7 @@ test_qwen_device (Fixture *f,
 }
 
 static void
-test_qwen_device_expired (Fixture *f,
+test_qwen_device_expired (Fixture      *f,
                           gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -414,7 +414,7 @@ test_qwen_device_expired (Fixture *f,
 }
 
 static void
-test_qwen_device_denied (Fixture *f,
+test_qwen_device_denied (Fixture      *f,
                          gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -427,14 +427,14 @@ test_qwen_device_denied (Fixture *f,
 }
 
 static void
-test_kimi_device (Fixture *f,
+test_kimi_device (Fixture      *f,
                   gconstpointer data)
 {
   g_autoptr (JsonObject) record = NULL;
-  g_autofree char *device_id_path = g_build_filename (g_get_home_dir (), ".kimi", "device_id", NULL);
-  g_autofree char *device_id = NULL;
+  g_autofree char    *device_id_path = g_build_filename (g_get_home_dir (), ".kimi", "device_id", NULL);
+  g_autofree char    *device_id = NULL;
   SoupMessageHeaders *h;
-  GStatBuf st;
+  GStatBuf            st;
 
   g_unlink (device_id_path);
   lctl_mock_oauth_script_polls (f->mock, "pending", "slow_down", "ok", NULL);
@@ -465,7 +465,7 @@ test_kimi_device (Fixture *f,
 }
 
 static void
-test_cancel (Fixture *f,
+test_cancel (Fixture      *f,
              gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -479,7 +479,7 @@ test_cancel (Fixture *f,
 }
 
 static void
-test_timeout (Fixture *f,
+test_timeout (Fixture      *f,
               gconstpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -492,7 +492,7 @@ test_timeout (Fixture *f,
 }
 
 int
-main (int argc,
+main (int   argc,
       char *argv[])
 {
   lctl_test_init (&argc, &argv);

@@ -13,8 +13,8 @@
 
 static JsonObject *
 load (LctlTokenStore *store,
-      const char *provider,
-      GError **error)
+      const char     *provider,
+      GError        **error)
 {
   g_autoptr (GAsyncResult) result = NULL;
 
@@ -25,9 +25,9 @@ load (LctlTokenStore *store,
 
 static gboolean
 save (LctlTokenStore *store,
-      const char *provider,
-      JsonObject *record,
-      GError **error)
+      const char     *provider,
+      JsonObject     *record,
+      GError        **error)
 {
   g_autoptr (GAsyncResult) result = NULL;
   g_autofree char *account = lctl_credential_get_account (record);
@@ -38,9 +38,9 @@ save (LctlTokenStore *store,
 }
 
 static gboolean delete (LctlTokenStore *store,
-                        const char *provider,
-                        const char *account,
-                        GError **error)
+                        const char     *provider,
+                        const char     *account,
+                        GError        **error)
 {
   g_autoptr (GAsyncResult) result = NULL;
 
@@ -53,7 +53,7 @@ static void
 test_file_roundtrip (void)
 {
   g_autoptr (LctlFileTokenStore) store = lctl_file_token_store_new (NULL);
-  const char *dir = lctl_file_token_store_get_directory (store);
+  const char      *dir = lctl_file_token_store_get_directory (store);
   g_autofree char *expected_dir = g_build_filename (g_get_user_data_dir (), "litellmctl", "auth", NULL);
   g_autofree char *path = g_build_filename (dir, "qwen_portal.json", NULL);
   g_autoptr (JsonObject) record = lctl_test_json_object ("{\"access_token\":\"at\",\"refresh_token\":\"rt\","
@@ -63,7 +63,7 @@ test_file_roundtrip (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (GDir) listing = NULL;
   const char *name;
-  GStatBuf st;
+  GStatBuf    st;
 
   g_assert_cmpstr (lctl_token_store_get_backend_name (LCTL_TOKEN_STORE (store)), ==, "file");
   g_assert_cmpstr (dir, ==, expected_dir);
@@ -173,7 +173,7 @@ test_default_file_without_secret_service (void)
 }
 
 int
-main (int argc,
+main (int   argc,
       char *argv[])
 {
   lctl_test_init (&argc, &argv);

@@ -736,14 +736,14 @@ test_client_disconnect_cancels_upstream (Fixture      *fixture,
 /* A silent upstream mid-stream gets the client keep-alive pings (every
  * 200 ms here), and the answer is still whole. */
 static void
-test_pings_through_silence (Fixture       *fixture,
-                            gconstpointer  data)
+test_pings_through_silence (Fixture      *fixture,
+                            gconstpointer data)
 {
   g_autofree char *body = anthropic_body ("oa-pause-mid", TRUE);
   g_autoptr (Response) response = NULL;
   g_autofree char *text = NULL;
-  unsigned pings_after_text = 0;
-  gboolean seen_text = FALSE;
+  unsigned         pings_after_text = 0;
+  gboolean         seen_text = FALSE;
 
   lctl_proxy_set_ping_interval (fixture->proxy, 200);
   response = post (fixture, "/v1/messages", body, FALSE);
