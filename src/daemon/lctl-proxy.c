@@ -479,11 +479,10 @@ close_attempt (LctlExchange *ex)
   ex->token_retried = FALSE;
 }
 
-/* The attempt failed before anything reached the client: tell the router,
- * then try whatever it says comes next. */
 static void
-attempt_failed (LctlExchange *ex,
-                LctlIrError  *error)
+attempt_failed_full (LctlExchange *ex,
+                     LctlIrError  *error,
+                     gboolean      transport)
 {
   LctlRouteOutcome outcome = {
     .success = FALSE,
@@ -496,10 +495,13 @@ attempt_failed (LctlExchange *ex,
 
   lctl_debug (LCTL_DEBUG_ROUTER, "%s: %s failed: %u %s", ex->id,
               ex->attempt.deployment->model, error->status, error->message);
-  if (ex->upstream_status == 0 && error->type == LCTL_IR_ERROR_TIMEOUT)
-    outcome.status = 0;
-  if (ex->upstream_status == 0 && error->type == LCTL_IR_ERROR_API_ERROR && error->status == 0)
-    outcome.kind = LCTL_ROUTE_FAILURE_CONNECTION;
+  /* No answer (or one cut before its content): the router wants status 0
+   * and the kind; the client, if this was the last hope, a 502 or 504. */
+  if (transport)
+    {
+      outcome.status = 0;
+      outcome.kind = error->type == LCTL_IR_ERROR_TIMEOUT ? LCTL_ROUTE_FAILURE_TIMEOUT : LCTL_ROUTE_FAILURE_CONNECTION;
+    }
 
   if (ex->attempt_open)
     lctl_route_plan_report (ex->plan, &ex->attempt, &outcome);
@@ -507,6 +509,15 @@ attempt_failed (LctlExchange *ex,
   ex->last_error = lctl_ir_error_copy (error);
   close_attempt (ex);
   next_attempt (ex);
+}
+
+/* The attempt failed before anything reached the client: tell the router,
+ * then try whatever it says comes next. */
+static void
+attempt_failed (LctlExchange *ex,
+                LctlIrError  *error)
+{
+  attempt_failed_full (ex, error, FALSE);
 }
 
 static void
@@ -752,19 +763,10 @@ upstream_done_cb (LctlUpstreamCall *call,
 
       if (ex->committed)
         {
-          if (ex->stream)
-            respond_error (ex, ir_error);
-          else
-            respond_error (ex, ir_error);
+          respond_error (ex, ir_error);
           return;
         }
-      /* A connection that broke before an answer is a connection failure. */
-      if (type == LCTL_IR_ERROR_API_ERROR)
-        ir_error->status = 0;
-      ex->upstream_status = 0;
-      attempt_failed (ex, ir_error);
-      if (ex->last_error != NULL && ex->last_error->status == 0)
-        ex->last_error->status = status;
+      attempt_failed_full (ex, ir_error, TRUE);
       return;
     }
 
@@ -832,9 +834,9 @@ upstream_done_cb (LctlUpstreamCall *call,
           finish_stream (ex);
         else
           {
+            /* Its events had their tool names restored one by one. */
             g_autoptr (JsonNode) node = lctl_dialect_build_response (ex->client_dialect, ex->assembled, NULL);
 
-            lctl_tool_names_restore_response (ex->tool_names, ex->assembled);
             respond_json (ex, SOUP_STATUS_OK, node, NULL);
           }
         return;
@@ -862,6 +864,23 @@ param_double (JsonObject *params,
   if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
     return fallback;
   return json_node_get_double (node);
+}
+
+/* The request cannot go to this deployment as it is: a 400 for the client,
+ * and for the router a client error, which benches nobody. */
+static void
+refuse_request (LctlExchange *ex,
+                const char   *message)
+{
+  LctlRouteOutcome outcome = {
+    .status = SOUP_STATUS_BAD_REQUEST,
+    .kind = LCTL_ROUTE_FAILURE_BAD_REQUEST,
+    .error = message,
+  };
+
+  ex->attempt_open = FALSE;
+  lctl_route_plan_report (ex->plan, &ex->attempt, &outcome);
+  respond_new_error (ex, LCTL_IR_ERROR_INVALID_REQUEST, SOUP_STATUS_BAD_REQUEST, message);
 }
 
 /* Protocol hints of one dialect that another cannot carry and whose loss
@@ -896,7 +915,7 @@ report_dropped (LctlExchange *ex,
     g_autofree char *message = g_strdup_printf ("%s does not support: %s (set litellm_settings.drop_params: true to drop them)",
                                                 ex->attempt.deployment->model, refused->str);
 
-    respond_new_error (ex, LCTL_IR_ERROR_INVALID_REQUEST, SOUP_STATUS_BAD_REQUEST, message);
+    refuse_request (ex, message);
   }
   return FALSE;
 }
@@ -940,8 +959,7 @@ build_upstream_body (LctlExchange *ex,
 
   if (node == NULL)
     {
-      respond_new_error (ex, LCTL_IR_ERROR_INVALID_REQUEST, SOUP_STATUS_BAD_REQUEST,
-                         error != NULL ? error->message : "Cannot translate the request");
+      refuse_request (ex, error != NULL ? error->message : "Cannot translate the request");
       return NULL;
     }
   /* LiteLLM's per-request routing field is ours, not the upstream's. */
