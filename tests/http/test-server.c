@@ -252,6 +252,26 @@ test_body_limit (Fixture      *fixture,
   g_assert_cmpuint (status, ==, 413);
   g_assert_nonnull (strstr (error_field (root, "message"), "limit"));
 
+  /* Chunked, so no Content-Length announces the size. */
+  {
+    g_autofree char *url = g_strconcat (fixture->base, "/v1/messages", NULL);
+    g_autoptr (SoupMessage) msg = soup_message_new ("POST", url);
+    g_autoptr (GInputStream) stream = g_memory_input_stream_new_from_bytes (body);
+    g_autoptr (GAsyncResult) result = NULL;
+    g_autoptr (GBytes) response = NULL;
+    g_autoptr (GError) error = NULL;
+
+    soup_message_set_request_body (msg, "application/json", stream, -1);
+    g_assert_cmpint (soup_message_headers_get_encoding (soup_message_get_request_headers (msg)), ==, SOUP_ENCODING_CHUNKED);
+    soup_session_send_and_read_async (fixture->session, msg, G_PRIORITY_DEFAULT, NULL, lctl_test_store_result, &result);
+    lctl_test_wait_for_result (&result, 10000);
+    response = soup_session_send_and_read_finish (fixture->session, result, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (soup_message_get_status (msg), ==, 413);
+    /* In the Anthropic dialect, for an Anthropic endpoint. */
+    g_assert_nonnull (strstr (g_bytes_get_data (response, NULL), "\"type\":\"error\""));
+  }
+
   /* The server is still fine afterwards. */
   small = request (fixture, "GET", "/v1/models", NULL, NULL, NULL, &status);
   g_assert_cmpuint (status, ==, 200);
