@@ -22,8 +22,8 @@
  * of connections; a burst spreads over more sessions, whose connections
  * nobody peeks at once it is over, and which close after idle-timeout.
  * Together they allow MAX_SHARDS * SHARD_CALLS concurrent calls (streams). */
-#define SHARD_CALLS 4
-#define MAX_SHARDS  256
+#define SHARD_CALLS 2
+#define MAX_SHARDS  512
 /* Slack over SHARD_CALLS: a cancelled call's connection may not be back
  * in the pool yet, and one session may talk to several hosts. */
 #define SHARD_MAX_CONNS_PER_HOST (SHARD_CALLS * 2)
