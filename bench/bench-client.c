@@ -36,24 +36,24 @@
 
 /* ---- options ---------------------------------------------------------- */
 
-static int opt_port;
+static int         opt_port;
 static const char *opt_path;
 static const char *opt_kind = "openai";
 static const char *opt_model = "bench";
-static int opt_stream;
-static int opt_n = 1000;
-static int opt_warmup = 100;
-static int opt_streams = 1;
-static int opt_rounds = 1;
-static int opt_expect_chunks = -1;
-static int opt_stall_ms = 2000;
-static int opt_timeout_ms = 30000;
+static int         opt_stream;
+static int         opt_n = 1000;
+static int         opt_warmup = 100;
+static int         opt_streams = 1;
+static int         opt_rounds = 1;
+static int         opt_expect_chunks = -1;
+static int         opt_stall_ms = 2000;
+static int         opt_timeout_ms = 30000;
 static const char *opt_rss_pids;
 static const char *opt_log = "/dev/null";
-static int opt_keep;
-static int opt_verbose;
-static char opt_headers[4096];
-static size_t opt_headers_len;
+static int         opt_keep;
+static int         opt_verbose;
+static char        opt_headers[4096];
+static size_t      opt_headers_len;
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -62,13 +62,13 @@ now_ns (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 typedef struct
 {
   int64_t *v;
-  size_t n, cap;
+  size_t   n, cap;
 } Samples;
 
 static void
@@ -87,7 +87,7 @@ samples_add (Samples *s, int64_t x)
 static int
 cmp_i64 (const void *a, const void *b)
 {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
   return x < y ? -1 : x > y;
 }
 
@@ -97,10 +97,10 @@ pct_us (Samples *s, double p)
 {
   if (s->n == 0)
     return -1;
-  size_t i = (size_t)(p / 100.0 * (double)s->n);
+  size_t i = (size_t) (p / 100.0 * (double) s->n);
   if (i >= s->n)
     i = s->n - 1;
-  return (double)s->v[i] / 1000.0;
+  return (double) s->v[i] / 1000.0;
 }
 
 static double
@@ -110,8 +110,8 @@ mean_us (Samples *s)
     return -1;
   double sum = 0;
   for (size_t i = 0; i < s->n; i++)
-    sum += (double)s->v[i];
-  return sum / (double)s->n / 1000.0;
+    sum += (double) s->v[i];
+  return sum / (double) s->n / 1000.0;
 }
 
 static void
@@ -121,18 +121,18 @@ print_pcts (const char *name, Samples *s)
     qsort (s->v, s->n, sizeof *s->v, cmp_i64);
   printf (" %s_p50_us=%.1f %s_p90_us=%.1f %s_p99_us=%.1f %s_mean_us=%.1f %s_max_us=%.1f",
           name, pct_us (s, 50), name, pct_us (s, 90), name, pct_us (s, 99), name,
-          mean_us (s), name, s->n ? (double)s->v[s->n - 1] / 1000.0 : -1.0);
+          mean_us (s), name, s->n ? (double) s->v[s->n - 1] / 1000.0 : -1.0);
 }
 
 static long
 rss_kb_of (const char *pids)
 {
-  long total = 0;
-  char buf[4096];
+  long        total = 0;
+  char        buf[4096];
   const char *p = pids;
   while (p && *p)
     {
-      long pid = strtol (p, (char **)&p, 10);
+      long pid = strtol (p, (char **) &p, 10);
       if (*p == ',')
         p++;
       char path[64];
@@ -174,25 +174,25 @@ build_body (char *buf, size_t size)
                    opt_model, opt_stream ? ",\"stream\":true" : "");
 }
 
-static char request[8192];
+static char   request[8192];
 static size_t request_len;
 
 static void
 build_request (void)
 {
-  char body[2048];
-  int blen = build_body (body, sizeof body);
+  char        body[2048];
+  int         blen = build_body (body, sizeof body);
   const char *path = opt_path ? opt_path : is_anthropic () ? "/v1/messages"
                                                            : "/v1/chat/completions";
-  request_len = (size_t)snprintf (request, sizeof request,
-                                  "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-                                  "Content-Type: application/json\r\n"
-                                  "Authorization: Bearer sk-bench\r\n%s"
-                                  "%.*s"
-                                  "Content-Length: %d\r\n\r\n%s",
-                                  path, opt_port,
-                                  is_anthropic () ? "x-api-key: sk-bench\r\nanthropic-version: 2023-06-01\r\n" : "",
-                                  (int)opt_headers_len, opt_headers, blen, body);
+  request_len = (size_t) snprintf (request, sizeof request,
+                                   "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                                   "Content-Type: application/json\r\n"
+                                   "Authorization: Bearer sk-bench\r\n%s"
+                                   "%.*s"
+                                   "Content-Length: %d\r\n\r\n%s",
+                                   path, opt_port,
+                                   is_anthropic () ? "x-api-key: sk-bench\r\nanthropic-version: 2023-06-01\r\n" : "",
+                                   (int) opt_headers_len, opt_headers, blen, body);
 }
 
 static int
@@ -203,9 +203,9 @@ connect_loopback (int port, int nonblock)
     return -1;
   int one = 1;
   setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((uint16_t)port) };
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
   sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  if (connect (fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS)
+  if (connect (fd, (struct sockaddr *) &sa, sizeof sa) < 0 && errno != EINPROGRESS)
     {
       close (fd);
       return -1;
@@ -229,26 +229,26 @@ enum
 
 typedef struct
 {
-  int fd;
-  int connected;
+  int    fd;
+  int    connected;
   size_t sent;
-  char *buf;
+  char  *buf;
   size_t len, cap;
-  int state;
-  int status;
-  int keepalive;
-  long left;
+  int    state;
+  int    status;
+  int    keepalive;
+  long   left;
   /* marker scanner */
-  int mstate;
+  int     mstate;
   int64_t mval;
   /* per response */
   int64_t t_send, t_last;
-  int markers;
+  int     markers;
   int64_t maxgap;
-  int rounds_done;
-  int finished; /* all rounds done, or failed */
-  int failed;
-  int bad_count;
+  int     rounds_done;
+  int     finished; /* all rounds done, or failed */
+  int     failed;
+  int     bad_count;
 } Conn;
 
 static Samples s_lat, s_ttft, s_chunk;
@@ -314,7 +314,7 @@ static int
 parse (Conn *c, int64_t t)
 {
   size_t pos = 0;
-  int ret = 0;
+  int    ret = 0;
   while (ret == 0)
     {
       if (c->state == P_HEAD)
@@ -322,15 +322,15 @@ parse (Conn *c, int64_t t)
           char *e = memmem (c->buf + pos, c->len - pos, "\r\n\r\n", 4);
           if (!e)
             break;
-          char *h = c->buf + pos;
-          size_t hl = (size_t)(e - h) + 4;
+          char  *h = c->buf + pos;
+          size_t hl = (size_t) (e - h) + 4;
           if (hl < 12 || memcmp (h, "HTTP/1.", 7) != 0)
             return -1;
           c->status = atoi (h + 9);
           if (h[7] == '0')
             c->keepalive = 0;
           int chunked = 0, has_len = 0;
-          for (char *l = memchr (h, '\n', hl); l && l < e; l = memchr (l + 1, '\n', (size_t)(e - l)))
+          for (char *l = memchr (h, '\n', hl); l && l < e; l = memchr (l + 1, '\n', (size_t) (e - l)))
             {
               char *s = l + 1;
               if (strncasecmp (s, "content-length:", 15) == 0)
@@ -338,7 +338,7 @@ parse (Conn *c, int64_t t)
                   c->left = strtol (s + 15, NULL, 10);
                   has_len = 1;
                 }
-              else if (strncasecmp (s, "transfer-encoding:", 18) == 0 && memmem (s, (size_t)(e - s) < 64 ? (size_t)(e - s) : 64, "chunked", 7))
+              else if (strncasecmp (s, "transfer-encoding:", 18) == 0 && memmem (s, (size_t) (e - s) < 64 ? (size_t) (e - s) : 64, "chunked", 7))
                 chunked = 1;
               else if (strncasecmp (s, "connection:", 11) == 0)
                 {
@@ -353,7 +353,7 @@ parse (Conn *c, int64_t t)
           if (c->status == 100)
             continue; /* interim response: parse the real one */
           if (opt_verbose)
-            fprintf (stderr, "%.*s", (int)hl, h);
+            fprintf (stderr, "%.*s", (int) hl, h);
           if (chunked)
             c->state = P_CHUNK_SIZE;
           else if (has_len)
@@ -369,15 +369,15 @@ parse (Conn *c, int64_t t)
       else if (c->state == P_BODY_LEN)
         {
           size_t n = c->len - pos;
-          if ((long)n > c->left)
-            n = (size_t)c->left;
+          if ((long) n > c->left)
+            n = (size_t) c->left;
           if (n == 0)
             break;
           scan_markers (c, c->buf + pos, n, t);
           if (opt_verbose)
             fwrite (c->buf + pos, 1, n, stderr);
           pos += n;
-          c->left -= (long)n;
+          c->left -= (long) n;
           if (c->left == 0)
             {
               c->state = P_DONE;
@@ -399,21 +399,21 @@ parse (Conn *c, int64_t t)
           c->left = strtol (c->buf + pos, &endp, 16);
           if (endp == c->buf + pos || c->left < 0)
             return -1;
-          pos = (size_t)(e - c->buf) + 2;
+          pos = (size_t) (e - c->buf) + 2;
           c->state = c->left == 0 ? P_TRAILER : P_CHUNK_DATA;
         }
       else if (c->state == P_CHUNK_DATA)
         {
           size_t n = c->len - pos;
-          if ((long)n > c->left)
-            n = (size_t)c->left;
+          if ((long) n > c->left)
+            n = (size_t) c->left;
           if (n == 0)
             break;
           scan_markers (c, c->buf + pos, n, t);
           if (opt_verbose)
             fwrite (c->buf + pos, 1, n, stderr);
           pos += n;
-          c->left -= (long)n;
+          c->left -= (long) n;
           if (c->left == 0)
             c->state = P_CHUNK_CRLF;
         }
@@ -430,7 +430,7 @@ parse (Conn *c, int64_t t)
           if (!e)
             break;
           int empty = e == c->buf + pos;
-          pos = (size_t)(e - c->buf) + 2;
+          pos = (size_t) (e - c->buf) + 2;
           if (empty)
             {
               c->state = P_DONE;
@@ -472,7 +472,7 @@ send_all (int fd, const char *p, size_t n)
           return -1;
         }
       p += w;
-      n -= (size_t)w;
+      n -= (size_t) w;
     }
   return 0;
 }
@@ -497,7 +497,7 @@ roundtrip (Conn *c)
             return c->status;
           return -1;
         }
-      c->len += (size_t)r;
+      c->len += (size_t) r;
       int p = parse (c, t);
       if (p < 0)
         return -1;
@@ -520,7 +520,7 @@ mode_seq (void)
     }
   struct timeval tv = { .tv_sec = opt_timeout_ms / 1000, .tv_usec = (opt_timeout_ms % 1000) * 1000 };
   setsockopt (c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  int errors = 0, reconnects = 0;
+  int     errors = 0, reconnects = 0;
   int64_t t0 = now_ns ();
   for (int i = 0; i < opt_warmup + opt_n; i++)
     {
@@ -547,25 +547,25 @@ mode_seq (void)
           setsockopt (c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         }
     }
-  double secs = (double)(now_ns () - t0) / 1e9;
+  double secs = (double) (now_ns () - t0) / 1e9;
   printf ("ok=%zu errors=%d reconnects=%d markers=%d rps=%.0f", s_lat.n, errors, reconnects,
-          c.markers, (double)(opt_warmup + opt_n) / secs);
+          c.markers, (double) (opt_warmup + opt_n) / secs);
   print_pcts ("lat", &s_lat);
   printf ("\n");
   fflush (stdout);
   free (c.buf);
   if (c.fd >= 0)
     close (c.fd);
-  return s_lat.n == (size_t)opt_n ? 0 : 1;
+  return s_lat.n == (size_t) opt_n ? 0 : 1;
 }
 
 static int
 mode_stream (void)
 {
-  int n = opt_streams;
-  Conn *cs = calloc ((size_t)n, sizeof *cs);
-  int ep = epoll_create1 (EPOLL_CLOEXEC);
-  int open_count = 0;
+  int   n = opt_streams;
+  Conn *cs = calloc ((size_t) n, sizeof *cs);
+  int   ep = epoll_create1 (EPOLL_CLOEXEC);
+  int   open_count = 0;
   for (int i = 0; i < n; i++)
     {
       cs[i].fd = connect_loopback (opt_port, 1);
@@ -578,11 +578,11 @@ mode_stream (void)
       epoll_ctl (ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
       open_count++;
     }
-  int64_t t0 = now_ns ();
-  int64_t deadline = t0 + (int64_t)opt_timeout_ms * 1000000;
-  int64_t next_rss = t0;
-  long rss_max = 0;
-  int complete = 0, stalled = 0, wrong = 0;
+  int64_t            t0 = now_ns ();
+  int64_t            deadline = t0 + (int64_t) opt_timeout_ms * 1000000;
+  int64_t            next_rss = t0;
+  long               rss_max = 0;
+  int                complete = 0, stalled = 0, wrong = 0;
   struct epoll_event evs[256];
   while (open_count > 0)
     {
@@ -605,7 +605,7 @@ mode_stream (void)
           Conn *c = evs[i].data.ptr;
           if (!c->connected)
             {
-              int err = 0;
+              int       err = 0;
               socklen_t sl = sizeof err;
               getsockopt (c->fd, SOL_SOCKET, SO_ERROR, &err, &sl);
               if (err || (evs[i].events & (EPOLLERR | EPOLLHUP)))
@@ -628,7 +628,7 @@ mode_stream (void)
                 goto response_done;
               goto fail;
             }
-          c->len += (size_t)r;
+          c->len += (size_t) r;
           int p = parse (c, t);
           if (p < 0)
             goto fail;
@@ -645,7 +645,7 @@ mode_stream (void)
               if (opt_verbose)
                 fprintf (stderr, "stream got %d chunks, expected %d\n", c->markers, opt_expect_chunks);
             }
-          else if (c->maxgap > (int64_t)opt_stall_ms * 1000000)
+          else if (c->maxgap > (int64_t) opt_stall_ms * 1000000)
             stalled++;
           else
             complete++;
@@ -701,7 +701,7 @@ mode_stream (void)
   int total = n * opt_rounds;
   printf ("streams=%d complete=%d stalled=%d wrong_chunks=%d failed=%d unfinished=%d chunks=%zu maxgap_ms=%.1f secs=%.2f",
           total, complete, stalled, wrong, failed, unfinished, s_chunk.n,
-          (double)g_maxgap / 1e6, (double)(now_ns () - t0) / 1e9);
+          (double) g_maxgap / 1e6, (double) (now_ns () - t0) / 1e9);
   print_pcts ("ttft", &s_ttft);
   print_pcts ("chunk", &s_chunk);
   if (opt_rss_pids)
@@ -719,7 +719,7 @@ static int
 mode_coldstart (char **cmd)
 {
   int64_t t0 = now_ns ();
-  pid_t pid = fork ();
+  pid_t   pid = fork ();
   if (pid < 0)
     return 1;
   if (pid == 0)
@@ -741,8 +741,8 @@ mode_coldstart (char **cmd)
       _exit (127);
     }
   setpgid (pid, pid);
-  int64_t deadline = t0 + (int64_t)opt_timeout_ms * 1000000;
-  int ok = 0, status = -1;
+  int64_t        deadline = t0 + (int64_t) opt_timeout_ms * 1000000;
+  int            ok = 0, status = -1;
   struct timeval tv = { .tv_sec = 5 };
   while (now_ns () < deadline)
     {
@@ -769,8 +769,8 @@ mode_coldstart (char **cmd)
         }
       usleep (status > 0 ? 20000 : 1000);
     }
-  double ms = (double)(now_ns () - t0) / 1e6;
-  printf ("coldstart_ms=%.1f pid=%d status=%d\n", ok ? ms : -1.0, (int)pid, status);
+  double ms = (double) (now_ns () - t0) / 1e6;
+  printf ("coldstart_ms=%.1f pid=%d status=%d\n", ok ? ms : -1.0, (int) pid, status);
   fflush (stdout);
   if (!opt_keep || !ok)
     {
@@ -790,11 +790,11 @@ mode_coldstart (char **cmd)
 static int
 mode_freeport (void)
 {
-  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int                fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   struct sockaddr_in sa = { .sin_family = AF_INET };
   sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   socklen_t sl = sizeof sa;
-  if (bind (fd, (struct sockaddr *)&sa, sizeof sa) < 0 || getsockname (fd, (struct sockaddr *)&sa, &sl) < 0)
+  if (bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0 || getsockname (fd, (struct sockaddr *) &sa, &sl) < 0)
     return 1;
   printf ("%d\n", ntohs (sa.sin_port));
   close (fd);
@@ -823,7 +823,7 @@ main (int argc, char **argv)
   if (argc < 2)
     usage ();
   const char *mode = argv[1];
-  char **cmd = NULL;
+  char      **cmd = NULL;
   for (int i = 2; i < argc; i++)
     {
       const char *a = argv[i];
@@ -870,9 +870,9 @@ main (int argc, char **argv)
         {
           int w = snprintf (opt_headers + opt_headers_len, sizeof opt_headers - opt_headers_len,
                             "%s\r\n", argv[++i]);
-          if (w < 0 || (size_t)w >= sizeof opt_headers - opt_headers_len)
+          if (w < 0 || (size_t) w >= sizeof opt_headers - opt_headers_len)
             usage ();
-          opt_headers_len += (size_t)w;
+          opt_headers_len += (size_t) w;
         }
       else
         usage ();

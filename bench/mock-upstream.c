@@ -41,7 +41,7 @@
 
 #define MAX_EVENTS 256
 #define MAX_CHUNKS 100000
-#define READ_SIZE 16384
+#define READ_SIZE  16384
 
 enum
 {
@@ -52,32 +52,32 @@ enum
 typedef struct Conn Conn;
 struct Conn
 {
-  int fd;
-  char *in;
+  int    fd;
+  char  *in;
   size_t in_len, in_cap;
-  char *out;
+  char  *out;
   size_t out_off, out_len, out_cap;
-  int want_out;
-  int close_after;
+  int    want_out;
+  int    close_after;
   /* Streaming state: while a stream is open, later pipelined requests wait. */
-  int streaming;
-  int kind;
-  int chunks_total;
-  int chunk_next;
+  int     streaming;
+  int     kind;
+  int     chunks_total;
+  int     chunk_next;
   int64_t delay_ns;
   int64_t next_due;
-  Conn *snext, *sprev;
+  Conn   *snext, *sprev;
 };
 
 typedef struct
 {
-  int epfd;
-  int lfd;
+  int   epfd;
+  int   lfd;
   Conn *streams; /* doubly-linked list of connections with a stream open */
 } Worker;
 
-static int opt_chunks = 20;
-static long opt_delay_us = 0;
+static int                   opt_chunks = 20;
+static long                  opt_delay_us = 0;
 static volatile sig_atomic_t quit;
 
 static const char OPENAI_BODY[] = "{\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion\",\"created\":1700000000,"
@@ -90,7 +90,7 @@ static const char ANTHROPIC_BODY[] = "{\"id\":\"msg_mock\",\"type\":\"message\",
                                      "\"stop_reason\":\"end_turn\",\"stop_sequence\":null,"
                                      "\"usage\":{\"input_tokens\":10,\"output_tokens\":7}}";
 
-static char openai_resp[1024], anthropic_resp[1024];
+static char   openai_resp[1024], anthropic_resp[1024];
 static size_t openai_resp_len, anthropic_resp_len;
 
 static const char NOT_FOUND[] = "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 21\r\n\r\n"
@@ -105,7 +105,7 @@ now_ns (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+  return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void
@@ -171,7 +171,7 @@ conn_flush (Worker *w, Conn *c)
           conn_close (w, c);
           return -1;
         }
-      c->out_off += (size_t)n;
+      c->out_off += (size_t) n;
     }
   int pending = c->out_off < c->out_len;
   if (!pending)
@@ -197,8 +197,8 @@ static void
 append_chunk (Conn *c, const char *data, size_t len)
 {
   char hdr[32];
-  int h = snprintf (hdr, sizeof hdr, "%zx\r\n", len);
-  out_append (c, hdr, (size_t)h);
+  int  h = snprintf (hdr, sizeof hdr, "%zx\r\n", len);
+  out_append (c, hdr, (size_t) h);
   out_append (c, data, len);
   out_append (c, "\r\n", 2);
 }
@@ -208,9 +208,9 @@ append_chunk (Conn *c, const char *data, size_t len)
 static void
 append_delta (Conn *c, int first)
 {
-  char ev[512];
-  long long ts = (long long)now_ns ();
-  int n;
+  char      ev[512];
+  long long ts = (long long) now_ns ();
+  int       n;
   if (c->kind == KIND_OPENAI)
     n = snprintf (ev, sizeof ev,
                   "data: {\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion.chunk\","
@@ -229,14 +229,14 @@ append_delta (Conn *c, int first)
                           "\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
                         : "",
                   ts);
-  append_chunk (c, ev, (size_t)n);
+  append_chunk (c, ev, (size_t) n);
 }
 
 static void
 append_stream_end (Conn *c)
 {
   char ev[1024];
-  int n;
+  int  n;
   if (c->kind == KIND_OPENAI)
     n = snprintf (ev, sizeof ev,
                   "data: {\"id\":\"chatcmpl-mock\",\"object\":\"chat.completion.chunk\","
@@ -255,7 +255,7 @@ append_stream_end (Conn *c)
                   "\"usage\":{\"output_tokens\":%d}}\n\n"
                   "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
                   c->chunks_total);
-  append_chunk (c, ev, (size_t)n);
+  append_chunk (c, ev, (size_t) n);
   out_append (c, "0\r\n\r\n", 5);
 }
 
@@ -286,14 +286,14 @@ stream_stop (Worker *w, Conn *c)
 static const char *
 find_header (const char *hdr, const char *end, const char *name, size_t *vlen)
 {
-  size_t nl = strlen (name);
+  size_t      nl = strlen (name);
   const char *p = hdr;
   while (p < end)
     {
-      const char *eol = memchr (p, '\n', (size_t)(end - p));
+      const char *eol = memchr (p, '\n', (size_t) (end - p));
       if (!eol)
         eol = end;
-      if ((size_t)(eol - p) > nl && p[nl] == ':' && strncasecmp (p, name, nl) == 0)
+      if ((size_t) (eol - p) > nl && p[nl] == ':' && strncasecmp (p, name, nl) == 0)
         {
           const char *v = p + nl + 1;
           while (v < eol && (*v == ' ' || *v == '\t'))
@@ -301,7 +301,7 @@ find_header (const char *hdr, const char *end, const char *name, size_t *vlen)
           const char *ve = eol;
           while (ve > v && (ve[-1] == '\r' || ve[-1] == ' '))
             ve--;
-          *vlen = (size_t)(ve - v);
+          *vlen = (size_t) (ve - v);
           return v;
         }
       p = eol + 1;
@@ -313,9 +313,9 @@ static const char *
 json_value (const char *body, size_t len, const char *key)
 {
   const char *end = body + len;
-  size_t kl = strlen (key);
+  size_t      kl = strlen (key);
   const char *p = body;
-  while ((p = memmem (p, (size_t)(end - p), key, kl)))
+  while ((p = memmem (p, (size_t) (end - p), key, kl)))
     {
       const char *q = p + kl;
       while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
@@ -338,7 +338,7 @@ model_knobs (const char *body, size_t len, int *chunks, long *delay_us)
   const char *v = json_value (body, len, "\"model\"");
   if (!v || *v != '"')
     return;
-  const char *end = memchr (v + 1, '"', (size_t)(body + len - v - 1));
+  const char *end = memchr (v + 1, '"', (size_t) (body + len - v - 1));
   if (!end)
     return;
   for (const char *p = v + 1; p + 2 < end; p++)
@@ -377,17 +377,17 @@ dechunk (const char *b, size_t len, char **dec, size_t *dec_len, size_t *dec_cap
       const char *eol = memmem (b + i, len - i, "\r\n", 2);
       if (!eol)
         return 0;
-      char *endp;
+      char         *endp;
       unsigned long sz = strtoul (b + i, &endp, 16);
       if (endp == b + i)
         return -1;
-      i = (size_t)(eol - b) + 2;
+      i = (size_t) (eol - b) + 2;
       if (sz == 0)
         {
           /* Trailers are not supported: expect the final CRLF. */
           if (len - i < 2)
             return 0;
-          return (long)(i + 2);
+          return (long) (i + 2);
         }
       if (len - i < sz + 2)
         return 0;
@@ -406,38 +406,37 @@ conn_process (Worker *w, Conn *c)
   size_t off = 0;
   while (!c->streaming && off < c->in_len)
     {
-      char *req = c->in + off;
+      char  *req = c->in + off;
       size_t avail = c->in_len - off;
-      char *hend = memmem (req, avail, "\r\n\r\n", 4);
+      char  *hend = memmem (req, avail, "\r\n\r\n", 4);
       if (!hend)
         {
           if (avail > 65536)
             goto bad;
           break;
         }
-      size_t hlen = (size_t)(hend - req) + 4;
+      size_t      hlen = (size_t) (hend - req) + 4;
       const char *sp1 = memchr (req, ' ', hlen);
       if (!sp1)
         goto bad;
       const char *target = sp1 + 1;
-      const char *sp2 = memchr (target, ' ', (size_t)(hend - target));
+      const char *sp2 = memchr (target, ' ', (size_t) (hend - target));
       if (!sp2)
         goto bad;
       const char *hdrs = memchr (req, '\n', hlen) + 1;
-      size_t vlen;
+      size_t      vlen;
       const char *v;
-      long clen = 0;
-      int chunked = 0;
+      long        clen = 0;
+      int         chunked = 0;
       if ((v = find_header (hdrs, hend + 2, "content-length", &vlen)))
         clen = atol (v);
-      if ((v = find_header (hdrs, hend + 2, "transfer-encoding", &vlen))
-          && vlen >= 7 && strncasecmp (v + vlen - 7, "chunked", 7) == 0)
+      if ((v = find_header (hdrs, hend + 2, "transfer-encoding", &vlen)) && vlen >= 7 && strncasecmp (v + vlen - 7, "chunked", 7) == 0)
         chunked = 1;
 
-      const char *body = req + hlen;
-      size_t body_len;
-      size_t total;
-      static __thread char *dec;
+      const char            *body = req + hlen;
+      size_t                 body_len;
+      size_t                 total;
+      static __thread char  *dec;
       static __thread size_t dec_cap;
       if (chunked)
         {
@@ -447,31 +446,28 @@ conn_process (Worker *w, Conn *c)
           if (used == 0)
             goto incomplete;
           body = dec;
-          total = hlen + (size_t)used;
+          total = hlen + (size_t) used;
         }
       else
         {
           if (clen < 0 || clen > 64 * 1024 * 1024)
             goto bad;
-          if (avail - hlen < (size_t)clen)
+          if (avail - hlen < (size_t) clen)
             goto incomplete;
-          body_len = (size_t)clen;
+          body_len = (size_t) clen;
           total = hlen + body_len;
         }
 
-      if ((v = find_header (hdrs, hend + 2, "connection", &vlen))
-          && vlen == 5 && strncasecmp (v, "close", 5) == 0)
+      if ((v = find_header (hdrs, hend + 2, "connection", &vlen)) && vlen == 5 && strncasecmp (v, "close", 5) == 0)
         c->close_after = 1;
-      if (memmem (req, (size_t)(sp2 - req) + 10, "HTTP/1.0", 8)
-          && !((v = find_header (hdrs, hend + 2, "connection", &vlen))
-               && vlen == 10 && strncasecmp (v, "keep-alive", 10) == 0))
+      if (memmem (req, (size_t) (sp2 - req) + 10, "HTTP/1.0", 8) && !((v = find_header (hdrs, hend + 2, "connection", &vlen)) && vlen == 10 && strncasecmp (v, "keep-alive", 10) == 0))
         c->close_after = 1;
 
-      const char *qs = memchr (target, '?', (size_t)(sp2 - target));
+      const char *qs = memchr (target, '?', (size_t) (sp2 - target));
       const char *pend = qs ? qs : sp2;
-      size_t plen = (size_t)(pend - target);
-      int is_post = sp1 - req == 4 && memcmp (req, "POST", 4) == 0;
-      int kind = -1;
+      size_t      plen = (size_t) (pend - target);
+      int         is_post = sp1 - req == 4 && memcmp (req, "POST", 4) == 0;
+      int         kind = -1;
       if (is_post && plen >= 17 && memcmp (pend - 17, "/chat/completions", 17) == 0)
         kind = KIND_OPENAI;
       else if (is_post && plen >= 12 && memcmp (pend - 12, "/v1/messages", 12) == 0)
@@ -501,18 +497,18 @@ conn_process (Worker *w, Conn *c)
           continue;
         }
 
-      int chunks = -1;
+      int  chunks = -1;
       long delay = -1;
       if ((v = find_header (hdrs, hend + 2, "x-mock-chunks", &vlen)))
         chunks = atoi (v);
       if ((v = find_header (hdrs, hend + 2, "x-mock-delay-us", &vlen)))
         delay = atol (v);
       {
-        int qc = -1;
+        int  qc = -1;
         long qd = -1;
         if (qs)
           query_knobs (qs + 1, sp2, &qc, &qd);
-        int mc = -1;
+        int  mc = -1;
         long md = -1;
         model_knobs (body, body_len, &mc, &md);
         if (chunks < 0)
@@ -541,14 +537,13 @@ conn_process (Worker *w, Conn *c)
           continue;
         }
       c->chunk_next = 1;
-      c->delay_ns = (int64_t)delay * 1000;
+      c->delay_ns = (int64_t) delay * 1000;
       c->next_due = now_ns () + c->delay_ns;
       stream_start (w, c);
       continue;
 
     incomplete:
-      if ((v = find_header (hdrs, hend + 2, "expect", &vlen)) && vlen == 12
-          && strncasecmp (v, "100-continue", 12) == 0 && avail - hlen == 0)
+      if ((v = find_header (hdrs, hend + 2, "expect", &vlen)) && vlen == 12 && strncasecmp (v, "100-continue", 12) == 0 && avail - hlen == 0)
         out_append (c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
       break;
     }
@@ -616,12 +611,12 @@ streams_timeout_ms (Worker *w, int64_t now, struct timespec *ts)
 static void *
 worker_run (void *data)
 {
-  Worker *w = data;
+  Worker            *w = data;
   struct epoll_event evs[MAX_EVENTS];
   while (!quit)
     {
       struct timespec ts = { .tv_sec = 0, .tv_nsec = 200 * 1000000 };
-      int64_t now = now_ns ();
+      int64_t         now = now_ns ();
       streams_timeout_ms (w, now, &ts);
       int n = epoll_pwait2 (w->epfd, evs, MAX_EVENTS, &ts, NULL);
       if (n < 0)
@@ -664,7 +659,7 @@ worker_run (void *data)
                 }
               if (r > 0)
                 {
-                  c->in_len += (size_t)r;
+                  c->in_len += (size_t) r;
                   if (!c->streaming)
                     conn_process (w, c);
                 }
@@ -683,10 +678,10 @@ make_listener (int port)
   int one = 1;
   setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((uint16_t)port) };
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
   /* Loopback only: the benchmark never listens anywhere else. */
   sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  if (bind (fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen (fd, 4096) < 0)
+  if (bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen (fd, 4096) < 0)
     {
       perror ("bind/listen");
       return -1;
@@ -712,7 +707,7 @@ usage (void)
 int
 main (int argc, char **argv)
 {
-  int port = 0, threads = 1;
+  int         port = 0, threads = 1;
   const char *port_file = NULL;
   for (int i = 1; i < argc; i++)
     {
@@ -734,21 +729,21 @@ main (int argc, char **argv)
   if (threads < 1 || threads > 64)
     usage ();
 
-  openai_resp_len = (size_t)snprintf (openai_resp, sizeof openai_resp,
-                                      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                      "Content-Length: %zu\r\n\r\n%s",
-                                      sizeof OPENAI_BODY - 1, OPENAI_BODY);
-  anthropic_resp_len = (size_t)snprintf (anthropic_resp, sizeof anthropic_resp,
-                                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                         "Content-Length: %zu\r\n\r\n%s",
-                                         sizeof ANTHROPIC_BODY - 1, ANTHROPIC_BODY);
+  openai_resp_len = (size_t) snprintf (openai_resp, sizeof openai_resp,
+                                       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                       "Content-Length: %zu\r\n\r\n%s",
+                                       sizeof OPENAI_BODY - 1, OPENAI_BODY);
+  anthropic_resp_len = (size_t) snprintf (anthropic_resp, sizeof anthropic_resp,
+                                          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                          "Content-Length: %zu\r\n\r\n%s",
+                                          sizeof ANTHROPIC_BODY - 1, ANTHROPIC_BODY);
 
   struct sigaction sa = { .sa_handler = on_signal };
   sigaction (SIGTERM, &sa, NULL);
   sigaction (SIGINT, &sa, NULL);
   signal (SIGPIPE, SIG_IGN);
 
-  Worker *ws = calloc ((size_t)threads, sizeof *ws);
+  Worker *ws = calloc ((size_t) threads, sizeof *ws);
   for (int t = 0; t < threads; t++)
     {
       ws[t].lfd = make_listener (port);
@@ -757,8 +752,8 @@ main (int argc, char **argv)
       if (port == 0)
         {
           struct sockaddr_in bound;
-          socklen_t sl = sizeof bound;
-          getsockname (ws[t].lfd, (struct sockaddr *)&bound, &sl);
+          socklen_t          sl = sizeof bound;
+          getsockname (ws[t].lfd, (struct sockaddr *) &bound, &sl);
           port = ntohs (bound.sin_port);
         }
       ws[t].epfd = epoll_create1 (EPOLL_CLOEXEC);
@@ -783,7 +778,7 @@ main (int argc, char **argv)
       fflush (stdout);
     }
 
-  pthread_t *tids = calloc ((size_t)threads, sizeof *tids);
+  pthread_t *tids = calloc ((size_t) threads, sizeof *tids);
   for (int t = 1; t < threads; t++)
     pthread_create (&tids[t], NULL, worker_run, &ws[t]);
   worker_run (&ws[0]);

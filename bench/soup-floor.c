@@ -29,17 +29,17 @@
 #include <sys/socket.h>
 #include <time.h>
 
-static int opt_port;
-static int opt_listen_port;
-static int opt_n = 5000;
-static int opt_warmup = 200;
-static gboolean opt_idempotent = TRUE;
-static gboolean opt_proxy;
-static int opt_max_conns = 2048;
-static int opt_threads = 1;
-static gboolean opt_default_proxy_resolver;
-static int opt_backlog = 4096;
-static gboolean opt_buffered;
+static int         opt_port;
+static int         opt_listen_port;
+static int         opt_n = 5000;
+static int         opt_warmup = 200;
+static gboolean    opt_idempotent = TRUE;
+static gboolean    opt_proxy;
+static int         opt_max_conns = 2048;
+static int         opt_threads = 1;
+static gboolean    opt_default_proxy_resolver;
+static int         opt_backlog = 4096;
+static gboolean    opt_buffered;
 static const char *opt_kind = "openai";
 
 static SoupSession *session;
@@ -63,16 +63,16 @@ now_ns (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (gint64)ts.tv_sec * 1000000000 + ts.tv_nsec;
+  return (gint64) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* ---- client floor ----------------------------------------------------- */
 
 static GBytes *request_body;
-static char *request_url;
+static char   *request_url;
 static gint64 *lat;
-static int done_count, error_count;
-static gint64 t_send;
+static int     done_count, error_count;
+static gint64  t_send;
 
 static void send_next (void);
 
@@ -117,7 +117,7 @@ send_next (void)
 static int
 cmp_i64 (const void *a, const void *b)
 {
-  gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
   return x < y ? -1 : x > y;
 }
 
@@ -126,16 +126,16 @@ pct_us (gint64 *v, int n, double p)
 {
   if (n <= 0)
     return -1;
-  int i = (int)(p / 100.0 * n);
+  int i = (int) (p / 100.0 * n);
   if (i >= n)
     i = n - 1;
-  return (double)v[i] / 1000.0;
+  return (double) v[i] / 1000.0;
 }
 
 static int
 run_client (void)
 {
-  gboolean anthropic = strcmp (opt_kind, "anthropic") == 0;
+  gboolean    anthropic = strcmp (opt_kind, "anthropic") == 0;
   const char *body = "{\"model\":\"bench\",\"max_tokens\":64,\"messages\":[{\"role\":\"user\","
                      "\"content\":\"Say hello.\"}]}";
   request_body = g_bytes_new_static (body, strlen (body));
@@ -145,18 +145,18 @@ run_client (void)
   gint64 t0 = now_ns ();
   send_next ();
   g_main_loop_run (loop);
-  double secs = (double)(now_ns () - t0) / 1e9;
-  int ok = done_count - error_count - opt_warmup;
+  double secs = (double) (now_ns () - t0) / 1e9;
+  int    ok = done_count - error_count - opt_warmup;
   if (ok < 0)
     ok = 0;
-  qsort (lat, (size_t)ok, sizeof *lat, cmp_i64);
+  qsort (lat, (size_t) ok, sizeof *lat, cmp_i64);
   double sum = 0;
   for (int i = 0; i < ok; i++)
-    sum += (double)lat[i];
+    sum += (double) lat[i];
   printf ("ok=%d errors=%d rps=%.0f lat_p50_us=%.1f lat_p90_us=%.1f lat_p99_us=%.1f "
           "lat_mean_us=%.1f lat_max_us=%.1f\n",
           ok, error_count, done_count / secs, pct_us (lat, ok, 50), pct_us (lat, ok, 90),
-          pct_us (lat, ok, 99), ok ? sum / ok / 1000.0 : -1.0, ok ? (double)lat[ok - 1] / 1000.0 : -1.0);
+          pct_us (lat, ok, 99), ok ? sum / ok / 1000.0 : -1.0, ok ? (double) lat[ok - 1] / 1000.0 : -1.0);
   g_free (lat);
   g_free (request_url);
   g_bytes_unref (request_body);
@@ -168,9 +168,9 @@ run_client (void)
 typedef struct
 {
   SoupServerMessage *smsg;
-  SoupMessage *umsg;
-  GInputStream *stream;
-  GCancellable *cancellable;
+  SoupMessage       *umsg;
+  GInputStream      *stream;
+  GCancellable      *cancellable;
 } Forward;
 
 static void
@@ -290,12 +290,11 @@ on_sent_and_read (GObject *source, GAsyncResult *res, gpointer user_data)
 }
 
 static void
-on_request (SoupServer *server, SoupServerMessage *smsg, const char *path,
-            GHashTable *query, gpointer user_data)
+on_request (SoupServer *server, SoupServerMessage *smsg, const char *path, GHashTable *query, gpointer user_data)
 {
   g_autofree char *url = g_strdup_printf ("http://127.0.0.1:%d%s", opt_port, path);
-  SoupSession *upstream = user_data;
-  Forward *f = g_new0 (Forward, 1);
+  SoupSession     *upstream = user_data;
+  Forward         *f = g_new0 (Forward, 1);
   f->smsg = g_object_ref (smsg);
   f->cancellable = g_cancellable_new ();
   f->umsg = soup_message_new (soup_server_message_get_method (smsg), url);
@@ -327,13 +326,11 @@ floor_server_listen (SoupServer *server)
                                            G_SOCKET_PROTOCOL_TCP, &error);
   if (!sock)
     g_error ("soup-floor: %s", error->message);
-  int fd = g_socket_get_fd (sock);
-  int one = 1;
-  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((guint16)opt_listen_port) };
+  int                fd = g_socket_get_fd (sock);
+  int                one = 1;
+  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((guint16) opt_listen_port) };
   sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  if (setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0
-      || setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0
-      || bind (fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+  if (setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 || setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 || bind (fd, (struct sockaddr *) &sa, sizeof sa) < 0)
     g_error ("soup-floor: bind: %s", g_strerror (errno));
   g_socket_set_listen_backlog (sock, opt_backlog);
   if (!g_socket_listen (sock, &error) || !soup_server_listen_socket (server, sock, 0, &error))

@@ -253,6 +253,17 @@ emit_finished (LctlExchange *ex)
   g_autofree char              *route = ex->plan != NULL ? lctl_route_plan_format_attempts (ex->plan) : g_strdup ("");
   double                        latency = ms_since (ex->started_us);
 
+  g_message ("%s %s %s -> %s %u %.1f ms%s%s",
+             ex->id, lctl_dialect_to_string (ex->client_dialect),
+             ex->request != NULL && ex->request->model != NULL ? ex->request->model : "-",
+             served != NULL ? served->deployment_model : "-",
+             ex->client_gone ? 499 : ex->status, latency,
+             *route != '\0' ? " route: " : "", route);
+
+  /* The record is a few dozen allocations: only for someone who listens
+   * (the D-Bus manager, when the daemon is on a bus). */
+  if (!g_signal_has_handler_pending (ex->proxy, signals[SIGNAL_REQUEST_FINISHED], 0, TRUE))
+    return;
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&builder, "{sv}", "id", g_variant_new_string (ex->id));
   g_variant_builder_add (&builder, "{sv}", "requested-model",
@@ -272,13 +283,6 @@ emit_finished (LctlExchange *ex)
                          ex->plan != NULL ? lctl_route_plan_attempts_to_variant (ex->plan)
                                           : g_variant_new ("aa{sv}", NULL));
   g_signal_emit (ex->proxy, signals[SIGNAL_REQUEST_FINISHED], 0, g_variant_builder_end (&builder));
-
-  g_message ("%s %s %s -> %s %u %.1f ms%s%s",
-             ex->id, lctl_dialect_to_string (ex->client_dialect),
-             ex->request != NULL && ex->request->model != NULL ? ex->request->model : "-",
-             served != NULL ? served->deployment_model : "-",
-             ex->client_gone ? 499 : ex->status, latency,
-             *route != '\0' ? " route: " : "", route);
 }
 
 /* The end of the exchange: nothing happens after this. */
@@ -1191,7 +1195,8 @@ lctl_proxy_handle (LctlServer        *server,
   LctlProxy       *self = LCTL_PROXY (user_data);
   LctlExchange    *ex = g_rc_box_new0 (LctlExchange);
   SoupMessageBody *request_body = soup_server_message_get_request_body (msg);
-  g_autoptr (GBytes) flattened = soup_message_body_flatten (request_body);
+  /* A body that arrived in one piece is used as it is, not copied. */
+  g_autoptr (GBytes) flattened = soup_message_body_get_chunk (request_body, 0);
   g_autoptr (GError) error = NULL;
   JsonNode *fallbacks;
 
@@ -1205,6 +1210,11 @@ lctl_proxy_handle (LctlServer        *server,
   ex->started_us = g_get_monotonic_time ();
   ex->cancellable = g_cancellable_new ();
   ex->pending_events = lctl_ir_event_array_new ();
+  if (flattened == NULL || (goffset) g_bytes_get_size (flattened) != request_body->length)
+    {
+      g_clear_pointer (&flattened, g_bytes_unref);
+      flattened = soup_message_body_flatten (request_body);
+    }
   ex->body = g_steal_pointer (&flattened);
   ex->status = SOUP_STATUS_OK;
 

@@ -447,6 +447,27 @@ lctl_server_new (void)
   return g_object_new (LCTL_TYPE_SERVER, NULL);
 }
 
+/* soup_server_listen() leaves GSocket's backlog of 10: a burst of clients
+ * (an agent opening parallel streams) overflows it, and the kernel drops
+ * their SYNs, which are retried only after 1, 3, 7 s. */
+#define LISTEN_BACKLOG 4096
+
+static gboolean
+listen_with_backlog (SoupServer     *soup_server,
+                     GSocketAddress *address,
+                     GError        **error)
+{
+  g_autoptr (GSocket) socket = g_socket_new (g_socket_address_get_family (address), G_SOCKET_TYPE_STREAM,
+                                             G_SOCKET_PROTOCOL_TCP, error);
+
+  if (socket == NULL)
+    return FALSE;
+  g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
+  if (!g_socket_bind (socket, address, TRUE, error) || !g_socket_listen (socket, error))
+    return FALSE;
+  return soup_server_listen_socket (soup_server, socket, 0, error);
+}
+
 gboolean
 lctl_server_listen (LctlServer *self,
                     const char *host,
@@ -471,7 +492,7 @@ lctl_server_listen (LctlServer *self,
     }
 
   address = g_inet_socket_address_new (inet_address, port);
-  if (!soup_server_listen (self->soup_server, address, 0, error))
+  if (!listen_with_backlog (self->soup_server, address, error))
     return FALSE;
 
   uris = soup_server_get_uris (self->soup_server);

@@ -12,12 +12,38 @@
 
 #define READ_SIZE (16 * 1024)
 
+/* Before it picks a connection, a SoupSession checks every idle connection
+ * of its pool with recv(MSG_PEEK), several times per request, and it has no
+ * limit on idle connections but max-conns itself: after a burst of 64
+ * concurrent requests, each later request paid ~200 system calls for it.
+ * So requests go to a set of small sessions instead of one big one: the
+ * first session that has fewer than SHARD_CALLS calls in flight takes the
+ * next. Sequential traffic stays on the first, whose pool holds a handful
+ * of connections; a burst spreads over more sessions, whose connections
+ * nobody peeks at once it is over, and which close after idle-timeout.
+ * Together they allow MAX_SHARDS * SHARD_CALLS concurrent calls (streams). */
+#define SHARD_CALLS 2
+#define MAX_SHARDS  512
+/* Slack over SHARD_CALLS: a cancelled call's connection may not be back
+ * in the pool yet, and one session may talk to several hosts. */
+#define SHARD_MAX_CONNS_PER_HOST (SHARD_CALLS * 2)
+#define SHARD_MAX_CONNS          (SHARD_CALLS * 4)
+#define IDLE_TIMEOUT_S           30
+
+typedef struct
+{
+  SoupSession *session;
+  unsigned     in_flight;
+} Shard;
+
 struct _LctlUpstream
 {
   GObject parent_instance;
 
-  SoupSession *session;
-  gboolean     verify_tls;
+  GArray         *shards; /* of Shard, grown on demand */
+  GProxyResolver *proxy_resolver;
+  GTlsDatabase   *tls_database;
+  gboolean        verify_tls;
 };
 
 G_DEFINE_FINAL_TYPE (LctlUpstream, lctl_upstream, G_TYPE_OBJECT)
@@ -33,6 +59,8 @@ typedef enum
 struct _LctlUpstreamCall
 {
   LctlUpstream         *upstream;
+  unsigned              shard;
+  gboolean              counted; /* in its shard's in_flight */
   SoupMessage          *msg;
   GInputStream         *stream;
   GCancellable         *cancellable; /* ours, cancelled by the caller's too */
@@ -49,6 +77,58 @@ struct _LctlUpstreamCall
   gboolean    got_body;
   gboolean    finished;
 };
+
+static SoupSession *
+shard_session_new (LctlUpstream *self)
+{
+  SoupSession *session = soup_session_new_with_options ("max-conns", SHARD_MAX_CONNS,
+                                                        "max-conns-per-host", SHARD_MAX_CONNS_PER_HOST,
+                                                        "idle-timeout", IDLE_TIMEOUT_S,
+                                                        "timeout", 0,
+                                                        "proxy-resolver", self->proxy_resolver,
+                                                        NULL);
+
+  if (self->tls_database != NULL)
+    soup_session_set_tls_database (session, self->tls_database);
+  return session;
+}
+
+/* The first shard with room, a new one, or (all full) the least busy. */
+static unsigned
+shard_pick (LctlUpstream *self)
+{
+  unsigned best = 0;
+
+  for (unsigned i = 0; i < self->shards->len; i++)
+    {
+      Shard *shard = &g_array_index (self->shards, Shard, i);
+
+      if (shard->in_flight < SHARD_CALLS)
+        return i;
+      if (shard->in_flight < g_array_index (self->shards, Shard, best).in_flight)
+        best = i;
+    }
+  if (self->shards->len < MAX_SHARDS)
+    {
+      Shard shard = { .session = shard_session_new (self) };
+
+      g_array_append_val (self->shards, shard);
+      return self->shards->len - 1;
+    }
+  return best;
+}
+
+static void
+call_uncount (LctlUpstreamCall *call)
+{
+  if (!call->counted)
+    return;
+  call->counted = FALSE;
+  /* The call holds the upstream, so its shards are there unless the
+   * upstream was disposed explicitly. */
+  if (call->upstream->shards != NULL)
+    g_array_index (call->upstream->shards, Shard, call->shard).in_flight--;
+}
 
 static LctlUpstreamCall *
 call_ref (LctlUpstreamCall *call)
@@ -69,6 +149,7 @@ clear_source (GSource **source)
 static void
 call_clear (LctlUpstreamCall *call)
 {
+  call_uncount (call);
   clear_source (&call->first_byte_source);
   clear_source (&call->idle_source);
   clear_source (&call->total_source);
@@ -96,6 +177,7 @@ call_finish (LctlUpstreamCall *call,
   if (call->finished)
     return;
   call->finished = TRUE;
+  call_uncount (call);
   clear_source (&call->first_byte_source);
   clear_source (&call->idle_source);
   clear_source (&call->total_source);
@@ -268,12 +350,17 @@ lctl_upstream_send (LctlUpstream                *self,
                     gpointer                     user_data)
 {
   LctlUpstreamCall *call;
+  Shard            *shard;
 
   g_return_val_if_fail (LCTL_IS_UPSTREAM (self), NULL);
   g_return_val_if_fail (SOUP_IS_MESSAGE (msg), NULL);
 
   call = g_rc_box_new0 (LctlUpstreamCall);
   call->upstream = g_object_ref (self);
+  call->shard = shard_pick (self);
+  shard = &g_array_index (self->shards, Shard, call->shard);
+  shard->in_flight++;
+  call->counted = TRUE;
   call->msg = g_object_ref (msg);
   call->cancellable = g_cancellable_new ();
   call->callbacks = *callbacks;
@@ -300,7 +387,7 @@ lctl_upstream_send (LctlUpstream                *self,
   call->first_byte_source = add_timeout (call, call->timeouts.first_byte);
   call->total_source = add_timeout (call, call->timeouts.total);
 
-  soup_session_send_async (self->session, msg, G_PRIORITY_DEFAULT, call->cancellable, send_cb, call_ref (call));
+  soup_session_send_async (shard->session, msg, G_PRIORITY_DEFAULT, call->cancellable, send_cb, call_ref (call));
   return call;
 }
 
@@ -315,6 +402,7 @@ lctl_upstream_call_cancel (LctlUpstreamCall *call)
   if (call == NULL || call->finished)
     return;
   call->finished = TRUE;
+  call_uncount (call);
   clear_source (&call->first_byte_source);
   clear_source (&call->idle_source);
   clear_source (&call->total_source);
@@ -362,6 +450,26 @@ proxy_resolver_new (void)
   return resolver;
 }
 
+/* @database NULL is the system's. A session that was never given one
+ * verifies against the system's, loaded on the first TLS handshake: parsing
+ * the CA bundle took ~25 ms of a ~45 ms cold start. Once a session has been
+ * given a database, NULL would mean none, so going back to the system's
+ * after a reload sets it explicitly. */
+static void
+set_tls_database (LctlUpstream *self,
+                  GTlsDatabase *database)
+{
+  g_autoptr (GTlsDatabase) system_database = NULL;
+
+  if (database == NULL && self->tls_database == NULL)
+    return;
+  g_set_object (&self->tls_database, database);
+  if (database == NULL)
+    database = system_database = g_tls_backend_get_default_database (g_tls_backend_get_default ());
+  for (unsigned i = 0; i < self->shards->len; i++)
+    soup_session_set_tls_database (g_array_index (self->shards, Shard, i).session, database);
+}
+
 /**
  * lctl_upstream_configure:
  *
@@ -372,38 +480,46 @@ void
 lctl_upstream_configure (LctlUpstream *self,
                          LctlConfig   *config)
 {
-  g_autoptr (GTlsDatabase) system_database = NULL;
+  g_autoptr (GTlsDatabase) database = NULL;
   JsonNode *ssl_verify;
 
   g_return_if_fail (LCTL_IS_UPSTREAM (self));
 
-  system_database = g_tls_backend_get_default_database (g_tls_backend_get_default ());
   self->verify_tls = TRUE;
-  soup_session_set_tls_database (self->session, system_database);
-
   ssl_verify = config != NULL ? json_object_get_member (config->litellm_settings, "ssl_verify") : NULL;
-  if (ssl_verify == NULL || !JSON_NODE_HOLDS_VALUE (ssl_verify))
-    return;
-  if (json_node_get_value_type (ssl_verify) == G_TYPE_BOOLEAN)
+  if (ssl_verify != NULL && JSON_NODE_HOLDS_VALUE (ssl_verify) && json_node_get_value_type (ssl_verify) == G_TYPE_BOOLEAN)
     self->verify_tls = json_node_get_boolean (ssl_verify);
-  else if (json_node_get_value_type (ssl_verify) == G_TYPE_STRING)
+  else if (ssl_verify != NULL && JSON_NODE_HOLDS_VALUE (ssl_verify) && json_node_get_value_type (ssl_verify) == G_TYPE_STRING)
     {
       g_autoptr (GError) error = NULL;
-      g_autoptr (GTlsDatabase) database = g_tls_file_database_new (json_node_get_string (ssl_verify), &error);
 
+      database = g_tls_file_database_new (json_node_get_string (ssl_verify), &error);
       if (database == NULL)
         g_warning ("litellm_settings.ssl_verify: cannot load %s: %s", json_node_get_string (ssl_verify), error->message);
-      else
-        soup_session_set_tls_database (self->session, database);
     }
+  set_tls_database (self, database);
 }
 
+/**
+ * lctl_upstream_get_session:
+ *
+ * Returns: (transfer none): The first of the sessions calls go through,
+ *   with the same TLS and proxy settings.
+ */
 SoupSession *
 lctl_upstream_get_session (LctlUpstream *self)
 {
   g_return_val_if_fail (LCTL_IS_UPSTREAM (self), NULL);
 
-  return self->session;
+  return g_array_index (self->shards, Shard, 0).session;
+}
+
+static void
+shard_clear (Shard *shard)
+{
+  if (shard->session != NULL)
+    soup_session_abort (shard->session);
+  g_clear_object (&shard->session);
 }
 
 static void
@@ -411,9 +527,10 @@ lctl_upstream_dispose (GObject *object)
 {
   LctlUpstream *self = LCTL_UPSTREAM (object);
 
-  if (self->session != NULL)
-    soup_session_abort (self->session);
-  g_clear_object (&self->session);
+  /* Calls hold the upstream: none is left once it is disposed. */
+  g_clear_pointer (&self->shards, g_array_unref);
+  g_clear_object (&self->proxy_resolver);
+  g_clear_object (&self->tls_database);
 
   G_OBJECT_CLASS (lctl_upstream_parent_class)->dispose (object);
 }
@@ -427,17 +544,14 @@ lctl_upstream_class_init (LctlUpstreamClass *klass)
 static void
 lctl_upstream_init (LctlUpstream *self)
 {
-  g_autoptr (GProxyResolver) resolver = proxy_resolver_new ();
+  Shard first = { 0 };
 
   self->verify_tls = TRUE;
-  /* Enough connections for hundreds of concurrent streams, but bounded:
-   * the session inspects every idle pooled socket on each request. */
-  self->session = soup_session_new_with_options ("max-conns", 1024,
-                                                 "max-conns-per-host", 512,
-                                                 "idle-timeout", 30,
-                                                 "timeout", 0,
-                                                 "proxy-resolver", resolver,
-                                                 NULL);
+  self->proxy_resolver = proxy_resolver_new ();
+  self->shards = g_array_new (FALSE, TRUE, sizeof (Shard));
+  g_array_set_clear_func (self->shards, (GDestroyNotify) shard_clear);
+  first.session = shard_session_new (self);
+  g_array_append_val (self->shards, first);
 }
 
 LctlUpstream *

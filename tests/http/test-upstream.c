@@ -181,6 +181,21 @@ test_https (void)
     g_assert_cmpstr (result->body->str, ==, "{\"ok\":true}");
   }
 
+  /* A reload that drops ssl_verify verifies against the system's CAs
+   * again (a new host: the pooled connection was verified already). */
+  {
+    g_autofree char *other_base = NULL;
+    g_autoptr (SoupServer) other = tls_server_new (&other_base);
+    g_autofree char *other_url = g_strconcat (other_base, "/v1/chat/completions", NULL);
+    g_autoptr (LctlConfig) config = config_with_ssl_verify (NULL);
+    g_autoptr (CallResult) result = NULL;
+
+    lctl_upstream_configure (upstream, config);
+    result = call (upstream, other_url, NULL);
+    g_assert_nonnull (result->error);
+    g_assert_cmpuint (result->status, ==, 0);
+  }
+
   /* ssl_verify: false. */
   {
     g_autoptr (LctlUpstream) unverified = lctl_upstream_new ();
@@ -235,6 +250,53 @@ test_first_byte_timeout (void)
   soup_server_disconnect (server);
 }
 
+/* More calls at once than one pooled session takes, then calls one after
+ * another: every call is answered, and the burst leaves nothing stuck. */
+static void
+test_burst_then_sequential (void)
+{
+  g_autofree char *base = NULL;
+  g_autoptr (SoupServer) server = lctl_test_server_new (&base);
+  g_autofree char *url = g_strconcat (base, "/v1/chat/completions", NULL);
+  g_autoptr (LctlUpstream) upstream = lctl_upstream_new ();
+  /* Within the test server's listen backlog of 10. */
+  CallResult results[8] = { 0 };
+  gboolean   all_done = FALSE;
+
+  soup_server_add_handler (server, NULL, hello_handler, NULL, NULL);
+  for (unsigned i = 0; i < G_N_ELEMENTS (results); i++)
+    {
+      g_autoptr (SoupMessage) msg = soup_message_new ("POST", url);
+
+      results[i].body = g_string_new (NULL);
+      soup_message_set_request_body_from_bytes (msg, "application/json", g_bytes_new_static ("{}", 2));
+      lctl_upstream_send (upstream, msg, NULL, NULL, &callbacks, &results[i]);
+    }
+  while (!all_done)
+    {
+      all_done = TRUE;
+      for (unsigned i = 0; i < G_N_ELEMENTS (results); i++)
+        all_done = all_done && results[i].done;
+      if (!all_done)
+        g_main_context_iteration (NULL, TRUE);
+    }
+  for (unsigned i = 0; i < G_N_ELEMENTS (results); i++)
+    {
+      g_assert_no_error (results[i].error);
+      g_assert_cmpuint (results[i].status, ==, 200);
+      g_assert_cmpstr (results[i].body->str, ==, "{\"ok\":true}");
+      g_string_free (results[i].body, TRUE);
+    }
+
+  for (unsigned i = 0; i < 10; i++)
+    {
+      g_autoptr (CallResult) result = call (upstream, url, NULL);
+
+      g_assert_no_error (result->error);
+      g_assert_cmpuint (result->status, ==, 200);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -244,6 +306,7 @@ main (int   argc,
   g_test_add_func ("/upstream/https", test_https);
   g_test_add_func ("/upstream/loopback-bypasses-proxy", test_loopback_bypasses_proxy);
   g_test_add_func ("/upstream/first-byte-timeout", test_first_byte_timeout);
+  g_test_add_func ("/upstream/burst-then-sequential", test_burst_then_sequential);
 
   return g_test_run ();
 }
