@@ -454,6 +454,9 @@ failure_kind_for_error (const LctlIrError *error)
     case LCTL_IR_ERROR_REQUEST_TOO_LARGE:
       return LCTL_ROUTE_FAILURE_BAD_REQUEST;
     case LCTL_IR_ERROR_API_ERROR:
+      /* 501: a deployment this version cannot speak to; retrying is futile. */
+      if (error->status == SOUP_STATUS_NOT_IMPLEMENTED)
+        return LCTL_ROUTE_FAILURE_OTHER;
       return error->status >= 500 || error->status == 0 ? LCTL_ROUTE_FAILURE_SERVER : LCTL_ROUTE_FAILURE_OTHER;
     case LCTL_IR_ERROR_BILLING:
     default:
@@ -961,6 +964,15 @@ build_upstream_body (LctlExchange *ex,
         return NULL;
     }
 
+  if (node == NULL && g_error_matches (error, LCTL_ERROR, LCTL_ERROR_UNSUPPORTED))
+    {
+      /* Not this request's fault: let the chain go on. */
+      g_autofree char *message = g_strdup_printf ("%s: %s", deployment->model, error->message);
+      g_autoptr (LctlIrError) ir_error = lctl_ir_error_new (LCTL_IR_ERROR_API_ERROR, SOUP_STATUS_NOT_IMPLEMENTED, message);
+
+      attempt_failed (ex, ir_error);
+      return NULL;
+    }
   if (node == NULL)
     {
       refuse_request (ex, error != NULL ? error->message : "Cannot translate the request");
@@ -1238,6 +1250,8 @@ lctl_proxy_handle (LctlServer        *server,
     {
       g_autoptr (LctlIrError) ir_error = lctl_ir_error_from_gerror (error);
 
+      if (g_error_matches (error, LCTL_ERROR, LCTL_ERROR_UNSUPPORTED))
+        ir_error->status = SOUP_STATUS_NOT_IMPLEMENTED;
       respond_error (ex, ir_error);
       return;
     }

@@ -33,6 +33,55 @@ static const char *const behaviours[] = {
   "context",
 };
 
+/* A token source that has a token for every provider. */
+#define TEST_TYPE_TOKENS (test_tokens_get_type ())
+G_DECLARE_FINAL_TYPE (TestTokens, test_tokens, TEST, TOKENS, GObject)
+
+struct _TestTokens
+{
+  GObject parent_instance;
+};
+
+static void
+test_tokens_get_token_async (LctlTokenSource    *source,
+                             const char         *provider,
+                             LctlToken          *rejected,
+                             GCancellable       *cancellable,
+                             GAsyncReadyCallback callback,
+                             gpointer            user_data)
+{
+  g_autoptr (GTask) task = g_task_new (source, cancellable, callback, user_data);
+
+  g_task_return_pointer (task, lctl_token_new (provider, "test-token"), (GDestroyNotify) lctl_token_unref);
+}
+
+static LctlToken *
+test_tokens_get_token_finish (LctlTokenSource *source,
+                              GAsyncResult    *result,
+                              GError         **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+test_tokens_iface_init (LctlTokenSourceInterface *iface)
+{
+  iface->get_token_async = test_tokens_get_token_async;
+  iface->get_token_finish = test_tokens_get_token_finish;
+}
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TestTokens, test_tokens, G_TYPE_OBJECT, G_IMPLEMENT_INTERFACE (LCTL_TYPE_TOKEN_SOURCE, test_tokens_iface_init))
+
+static void
+test_tokens_class_init (TestTokensClass *klass)
+{
+}
+
+static void
+test_tokens_init (TestTokens *self)
+{
+}
+
 typedef struct
 {
   LctlMockUpstream *mock;
@@ -108,8 +157,12 @@ fixture_setup (Fixture      *fixture,
                           "    litellm_params:\n"
                           "      model: openai/demo\n"
                           "      mock_response: Hi from the demo.\n"
+                          "  - model_name: codex\n"
+                          "    litellm_params:\n"
+                          "      model: chatgpt/gpt-5.3-codex\n"
+                          "      api_base: %s\n"
                           "router_settings:\n"
-                          "  num_retries: 0\n"
+                          "%s"
                           "  retry_after: 0\n"
                           "  cooldown_time: 1\n"
                           "  stream_timeout: 0.8\n"
@@ -118,6 +171,8 @@ fixture_setup (Fixture      *fixture,
                           "  drop_params: true\n"
                           "general_settings:\n"
                           "  master_key: sk-client-master\n",
+                          lctl_mock_upstream_get_base (fixture->mock),
+                          router_settings != NULL && strstr (router_settings, "num_retries") != NULL ? "" : "  num_retries: 0\n",
                           router_settings != NULL ? router_settings : "");
 
   config = lctl_config_load_from_data (yaml->str, yaml->len, "proxy-test.yaml", &error);
@@ -126,7 +181,11 @@ fixture_setup (Fixture      *fixture,
   fixture->router = lctl_router_new ();
   fixture->upstream = lctl_upstream_new ();
   lctl_upstream_configure (fixture->upstream, config);
-  fixture->proxy = lctl_proxy_new (fixture->router, fixture->upstream, NULL, NULL);
+  {
+    g_autoptr (TestTokens) tokens = g_object_new (TEST_TYPE_TOKENS, NULL);
+
+    fixture->proxy = lctl_proxy_new (fixture->router, fixture->upstream, LCTL_TOKEN_SOURCE (tokens), NULL);
+  }
   fixture->finished = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
   g_signal_connect (fixture->proxy, "request-finished", G_CALLBACK (request_finished_cb), fixture);
 
@@ -794,6 +853,23 @@ test_context_window_fallback (Fixture      *fixture,
   g_assert_cmpuint (lctl_mock_upstream_count (fixture->mock, "500"), ==, 0);
 }
 
+/* A deployment whose dialect this version does not speak yet (ChatGPT's
+ * Responses backend) fails over instead of ending the request. */
+static void
+test_unsupported_upstream_falls_back (Fixture      *fixture,
+                                      gconstpointer data)
+{
+  g_autofree char *body = anthropic_body ("codex", FALSE);
+  g_autoptr (Response) response = post (fixture, "/v1/messages", body, FALSE);
+  const char *route = soup_message_headers_get_one (response->headers, "x-litellmctl-route");
+
+  g_assert_cmpuint (response->status, ==, 200);
+  g_assert_cmpstr (soup_message_headers_get_one (response->headers, "x-litellm-model-group"), ==, "an-ok");
+  g_assert_nonnull (strstr (route, "codex#"));
+  /* Tried once despite num_retries: retrying what cannot work is pointless. */
+  g_assert_null (strstr (strstr (route, "codex#") + 1, "codex#"));
+}
+
 static const char fallbacks[] =
     "  fallbacks:\n"
     "    - oa-429: [oa-500, an-reset, an-ok]\n"
@@ -805,6 +881,11 @@ static const char fallbacks[] =
     "    - oa-context: [oa-500]\n"
     "  context_window_fallbacks:\n"
     "    - oa-context: [an-think]\n";
+
+static const char fallbacks_with_retries[] =
+    "  num_retries: 2\n"
+    "  fallbacks:\n"
+    "    - codex: [an-ok]\n";
 
 static const char cooldown[] =
     "  allowed_fails: 1\n"
@@ -829,6 +910,7 @@ main (int   argc,
   ADD ("/proxy/reset-mid-stream", test_reset_mid_stream, fallbacks);
   ADD ("/proxy/reset-before-first-byte", test_reset_before_first_byte, fallbacks);
   ADD ("/proxy/hang-and-slow-first-token", test_hang_and_slow_first_token, fallbacks);
+  ADD ("/proxy/unsupported-upstream-falls-back", test_unsupported_upstream_falls_back, fallbacks_with_retries);
   ADD ("/proxy/pings-through-silence", test_pings_through_silence, NULL);
   ADD ("/proxy/client-disconnect-cancels-upstream", test_client_disconnect_cancels_upstream, NULL);
 #undef ADD
