@@ -21,7 +21,11 @@
  * next. Sequential traffic stays on the first, whose pool holds a handful
  * of connections; a burst spreads over more sessions, whose connections
  * nobody peeks at once it is over, and which close after idle-timeout.
- * Together they allow MAX_SHARDS * SHARD_CALLS concurrent calls (streams). */
+ * Together they allow MAX_SHARDS * SHARD_CALLS concurrent calls (streams).
+ * That is for plain-HTTP upstreams (local servers, where those system calls
+ * are most of the cost). HTTPS upstreams keep one big session: a TLS
+ * handshake costs far more than the peeks, and an HTTP/2 upstream carries
+ * every stream over one connection of it. */
 #define SHARD_CALLS 2
 #define MAX_SHARDS  512
 /* Slack over SHARD_CALLS: a cancelled call's connection may not be back
@@ -29,6 +33,9 @@
 #define SHARD_MAX_CONNS_PER_HOST (SHARD_CALLS * 2)
 #define SHARD_MAX_CONNS          (SHARD_CALLS * 4)
 #define IDLE_TIMEOUT_S           30
+/* The HTTPS session: enough for hundreds of concurrent streams, bounded. */
+#define TLS_MAX_CONNS          1024
+#define TLS_MAX_CONNS_PER_HOST 512
 
 typedef struct
 {
@@ -40,7 +47,8 @@ struct _LctlUpstream
 {
   GObject parent_instance;
 
-  GArray         *shards; /* of Shard, grown on demand */
+  GArray         *shards; /* of Shard, grown on demand; plain HTTP */
+  SoupSession    *tls_session;
   GProxyResolver *proxy_resolver;
   GTlsDatabase   *tls_database;
   gboolean        verify_tls;
@@ -79,10 +87,12 @@ struct _LctlUpstreamCall
 };
 
 static SoupSession *
-shard_session_new (LctlUpstream *self)
+session_new (LctlUpstream *self,
+             unsigned      max_conns,
+             unsigned      max_conns_per_host)
 {
-  SoupSession *session = soup_session_new_with_options ("max-conns", SHARD_MAX_CONNS,
-                                                        "max-conns-per-host", SHARD_MAX_CONNS_PER_HOST,
+  SoupSession *session = soup_session_new_with_options ("max-conns", max_conns,
+                                                        "max-conns-per-host", max_conns_per_host,
                                                         "idle-timeout", IDLE_TIMEOUT_S,
                                                         "timeout", 0,
                                                         "proxy-resolver", self->proxy_resolver,
@@ -110,7 +120,7 @@ shard_pick (LctlUpstream *self)
     }
   if (self->shards->len < MAX_SHARDS)
     {
-      Shard shard = { .session = shard_session_new (self) };
+      Shard shard = { .session = session_new (self, SHARD_MAX_CONNS, SHARD_MAX_CONNS_PER_HOST) };
 
       g_array_append_val (self->shards, shard);
       return self->shards->len - 1;
@@ -350,17 +360,23 @@ lctl_upstream_send (LctlUpstream                *self,
                     gpointer                     user_data)
 {
   LctlUpstreamCall *call;
-  Shard            *shard;
+  SoupSession      *session = self->tls_session;
 
   g_return_val_if_fail (LCTL_IS_UPSTREAM (self), NULL);
   g_return_val_if_fail (SOUP_IS_MESSAGE (msg), NULL);
 
   call = g_rc_box_new0 (LctlUpstreamCall);
   call->upstream = g_object_ref (self);
-  call->shard = shard_pick (self);
-  shard = &g_array_index (self->shards, Shard, call->shard);
-  shard->in_flight++;
-  call->counted = TRUE;
+  if (g_strcmp0 (g_uri_get_scheme (soup_message_get_uri (msg)), "https") != 0)
+    {
+      Shard *shard;
+
+      call->shard = shard_pick (self);
+      shard = &g_array_index (self->shards, Shard, call->shard);
+      shard->in_flight++;
+      call->counted = TRUE;
+      session = shard->session;
+    }
   call->msg = g_object_ref (msg);
   call->cancellable = g_cancellable_new ();
   call->callbacks = *callbacks;
@@ -387,7 +403,7 @@ lctl_upstream_send (LctlUpstream                *self,
   call->first_byte_source = add_timeout (call, call->timeouts.first_byte);
   call->total_source = add_timeout (call, call->timeouts.total);
 
-  soup_session_send_async (shard->session, msg, G_PRIORITY_DEFAULT, call->cancellable, send_cb, call_ref (call));
+  soup_session_send_async (session, msg, G_PRIORITY_DEFAULT, call->cancellable, send_cb, call_ref (call));
   return call;
 }
 
@@ -466,6 +482,8 @@ set_tls_database (LctlUpstream *self,
   g_set_object (&self->tls_database, database);
   if (database == NULL)
     database = system_database = g_tls_backend_get_default_database (g_tls_backend_get_default ());
+  soup_session_set_tls_database (self->tls_session, database);
+  /* Plain HTTP may still redirect to HTTPS. */
   for (unsigned i = 0; i < self->shards->len; i++)
     soup_session_set_tls_database (g_array_index (self->shards, Shard, i).session, database);
 }
@@ -503,15 +521,14 @@ lctl_upstream_configure (LctlUpstream *self,
 /**
  * lctl_upstream_get_session:
  *
- * Returns: (transfer none): The first of the sessions calls go through,
- *   with the same TLS and proxy settings.
+ * Returns: (transfer none): The session HTTPS calls go through.
  */
 SoupSession *
 lctl_upstream_get_session (LctlUpstream *self)
 {
   g_return_val_if_fail (LCTL_IS_UPSTREAM (self), NULL);
 
-  return g_array_index (self->shards, Shard, 0).session;
+  return self->tls_session;
 }
 
 static void
@@ -529,6 +546,9 @@ lctl_upstream_dispose (GObject *object)
 
   /* Calls hold the upstream: none is left once it is disposed. */
   g_clear_pointer (&self->shards, g_array_unref);
+  if (self->tls_session != NULL)
+    soup_session_abort (self->tls_session);
+  g_clear_object (&self->tls_session);
   g_clear_object (&self->proxy_resolver);
   g_clear_object (&self->tls_database);
 
@@ -550,7 +570,8 @@ lctl_upstream_init (LctlUpstream *self)
   self->proxy_resolver = proxy_resolver_new ();
   self->shards = g_array_new (FALSE, TRUE, sizeof (Shard));
   g_array_set_clear_func (self->shards, (GDestroyNotify) shard_clear);
-  first.session = shard_session_new (self);
+  first.session = session_new (self, SHARD_MAX_CONNS, SHARD_MAX_CONNS_PER_HOST);
+  self->tls_session = session_new (self, TLS_MAX_CONNS, TLS_MAX_CONNS_PER_HOST);
   g_array_append_val (self->shards, first);
 }
 
