@@ -15,6 +15,7 @@
 #include "lctl-error.h"
 #include "lctl-provider.h"
 #include "lctl-proxy.h"
+#include "lctl-sse.h"
 #include "lctl-tool-names.h"
 
 /* Keep-alive while nothing has reached the client: Anthropic's own API
@@ -92,8 +93,16 @@ typedef struct
   BodyMode            body_mode;
   GByteArray         *upstream_body;
   LctlStreamDecoder  *decoder;
-  LctlIrResponse     *assembled;
-  unsigned            wait_source_id;
+  /* Same dialect on both sides: the upstream's events go to the client as
+   * they came (re-framed, not re-encoded), and after the first content
+   * nothing but the end and the usage is looked at. */
+  gboolean        raw;
+  LctlSseParser  *raw_sse;
+  GString        *raw_pending;
+  gboolean        raw_finished; /* the stop reason came */
+  gboolean        raw_closed;   /* so did the closing event (or an error) */
+  LctlIrResponse *assembled;
+  unsigned        wait_source_id;
 
   /* Towards the client. */
   LctlStreamEncoder *encoder;
@@ -138,6 +147,9 @@ exchange_clear (LctlExchange *ex)
   g_clear_pointer (&ex->retry_after, g_free);
   g_clear_pointer (&ex->upstream_body, g_byte_array_unref);
   g_clear_pointer (&ex->decoder, lctl_stream_decoder_free);
+  g_clear_pointer (&ex->raw_sse, lctl_sse_parser_free);
+  if (ex->raw_pending != NULL)
+    g_string_free (ex->raw_pending, TRUE);
   g_clear_pointer (&ex->assembled, lctl_ir_response_free);
   g_clear_pointer (&ex->encoder, lctl_stream_encoder_free);
   g_clear_pointer (&ex->pending_events, g_ptr_array_unref);
@@ -478,6 +490,12 @@ close_attempt (LctlExchange *ex)
   g_clear_pointer (&ex->retry_after, g_free);
   g_clear_pointer (&ex->upstream_body, g_byte_array_unref);
   g_clear_pointer (&ex->decoder, lctl_stream_decoder_free);
+  g_clear_pointer (&ex->raw_sse, lctl_sse_parser_free);
+  if (ex->raw_pending != NULL)
+    g_string_truncate (ex->raw_pending, 0);
+  ex->raw_finished = FALSE;
+  ex->raw_closed = FALSE;
+  ex->raw = FALSE;
   g_clear_pointer (&ex->assembled, lctl_ir_response_free);
   g_clear_pointer (&ex->tool_names, lctl_tool_names_free);
   g_clear_pointer (&ex->token, lctl_token_unref);
@@ -574,6 +592,14 @@ commit (LctlExchange *ex)
   if (!ex->stream)
     return;
   send_stream_headers (ex);
+  if (ex->raw)
+    {
+      g_autoptr (GBytes) bytes = g_bytes_new (ex->raw_pending->str, ex->raw_pending->len);
+
+      client_write (ex, bytes);
+      g_string_truncate (ex->raw_pending, 0);
+      return;
+    }
   if (ex->encoder == NULL)
     ex->encoder = lctl_stream_encoder_new (ex->client_dialect, NULL, ex->request->include_usage);
   for (unsigned i = 0; i < ex->pending_events->len; i++)
@@ -670,6 +696,208 @@ serve_response (LctlExchange   *ex,
 }
 
 /* -------------------------------------------------------------------- */
+/* Same dialect: events pass through                                     */
+
+static gboolean
+passes_through (LctlExchange *ex)
+{
+  return ex->provider->dialect == ex->client_dialect && ex->provider->prepare == NULL &&
+         !ex->provider->sanitize_tool_names;
+}
+
+static gint64
+member_int (JsonObject *object,
+            const char *name)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) ? json_node_get_int (node) : -1;
+}
+
+static JsonObject *
+member_object (JsonObject *object,
+               const char *name)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+
+  return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+}
+
+/* The usage and the stop reason of the last events, for the log line and
+ * the route signal: one small parse per stream, not one per event. */
+static void
+raw_read_tail (LctlExchange *ex,
+               const char   *data)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *root, *usage;
+
+  if (!json_parser_load_from_data (parser, data, -1, NULL) || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return;
+  root = json_node_get_object (json_parser_get_root (parser));
+  usage = member_object (root, "usage");
+  if (ex->client_dialect == LCTL_DIALECT_ANTHROPIC)
+    {
+      JsonObject *delta = member_object (root, "delta");
+      JsonNode   *stop = delta != NULL ? json_object_get_member (delta, "stop_reason") : NULL;
+
+      if (stop != NULL && !JSON_NODE_HOLDS_NULL (stop))
+        ex->raw_finished = TRUE;
+      if (member_int (usage, "output_tokens") >= 0)
+        ex->usage.output_tokens = member_int (usage, "output_tokens");
+      return;
+    }
+  if (usage != NULL)
+    {
+      gint64 prompt = member_int (usage, "prompt_tokens");
+      gint64 cached = member_int (member_object (usage, "prompt_tokens_details"), "cached_tokens");
+
+      ex->usage.output_tokens = member_int (usage, "completion_tokens");
+      ex->usage.cache_read_tokens = MAX (cached, 0);
+      ex->usage.input_tokens = prompt >= 0 ? prompt - MAX (cached, 0) : -1;
+    }
+}
+
+/* After the first content: only the end and the usage are looked at. */
+static void
+raw_observe (LctlExchange       *ex,
+             const LctlSseEvent *sse)
+{
+  const char *data = sse->data != NULL ? sse->data : "";
+
+  if (ex->client_dialect == LCTL_DIALECT_ANTHROPIC)
+    {
+      if (g_strcmp0 (sse->event, "message_stop") == 0 || g_strcmp0 (sse->event, "error") == 0)
+        ex->raw_closed = TRUE;
+      else if (g_strcmp0 (sse->event, "message_delta") == 0)
+        raw_read_tail (ex, data);
+      return;
+    }
+  if (g_str_equal (data, "[DONE]") || g_str_has_prefix (data, "{\"error\""))
+    {
+      ex->raw_closed = TRUE;
+      return;
+    }
+  if (strstr (data, "\"finish_reason\":\"") != NULL || strstr (data, "\"finish_reason\": \"") != NULL)
+    ex->raw_finished = TRUE;
+  if (strstr (data, "\"usage\":{") != NULL || strstr (data, "\"usage\": {") != NULL)
+    raw_read_tail (ex, data);
+}
+
+/* Returns FALSE when the exchange moved on. */
+static gboolean
+raw_handle_events (LctlExchange *ex,
+                   GPtrArray    *sse_events)
+{
+  for (unsigned i = 0; i < sse_events->len; i++)
+    {
+      LctlSseEvent *sse = g_ptr_array_index (sse_events, i);
+      g_autoptr (GString) text = g_string_new (NULL);
+
+      lctl_sse_append_event (text, sse->event, sse->data);
+      if (ex->committed)
+        {
+          g_autoptr (GBytes) bytes = g_string_free_to_bytes (g_steal_pointer (&text));
+
+          raw_observe (ex, sse);
+          client_write (ex, bytes);
+          continue;
+        }
+
+      /* Before the first content the decoder watches: an error there still
+       * fails over. */
+      {
+        g_autoptr (GPtrArray) events = lctl_ir_event_array_new ();
+        g_autoptr (GError) error = NULL;
+        gboolean commits = FALSE;
+
+        if (!lctl_stream_decoder_feed_event (ex->decoder, sse->event, sse->data, events, &error))
+          {
+            g_autoptr (LctlIrError) ir_error = lctl_ir_error_new (LCTL_IR_ERROR_API_ERROR, SOUP_STATUS_BAD_GATEWAY, error->message);
+
+            attempt_failed (ex, ir_error);
+            return FALSE;
+          }
+        for (unsigned j = 0; j < events->len; j++)
+          {
+            LctlIrEvent *event = g_ptr_array_index (events, j);
+
+            if (event->type == LCTL_IR_EVENT_ERROR)
+              {
+                attempt_failed (ex, event->error);
+                return FALSE;
+              }
+            if (event->type == LCTL_IR_EVENT_MESSAGE_START || event->type == LCTL_IR_EVENT_USAGE ||
+                event->type == LCTL_IR_EVENT_MESSAGE_STOP)
+              lctl_ir_usage_merge (&ex->usage, &event->usage);
+            commits |= event_commits (event);
+          }
+        g_string_append_len (ex->raw_pending, text->str, text->len);
+        if (commits)
+          {
+            commit (ex);
+            raw_observe (ex, sse);
+          }
+      }
+    }
+  return TRUE;
+}
+
+/* The upstream's body ended. */
+static void
+raw_finish (LctlExchange *ex)
+{
+  g_autoptr (GPtrArray) sse = lctl_sse_event_array_new ();
+
+  lctl_sse_parser_finish (ex->raw_sse, sse);
+  if (!raw_handle_events (ex, sse))
+    return;
+
+  if (!ex->committed)
+    {
+      g_autoptr (GPtrArray) events = lctl_ir_event_array_new ();
+      g_autoptr (LctlIrError) ir_error = NULL;
+
+      lctl_stream_decoder_finish (ex->decoder, events);
+      for (unsigned j = 0; j < events->len; j++)
+        {
+          LctlIrEvent *event = g_ptr_array_index (events, j);
+
+          if (event->type == LCTL_IR_EVENT_ERROR)
+            {
+              attempt_failed (ex, event->error);
+              return;
+            }
+        }
+      ir_error = lctl_ir_error_new (LCTL_IR_ERROR_API_ERROR, SOUP_STATUS_BAD_GATEWAY,
+                                    "The upstream's stream ended without an answer");
+      attempt_failed (ex, ir_error);
+      return;
+    }
+
+  if (!ex->raw_closed && ex->raw_finished)
+    {
+      /* Complete what the upstream left out, as the decoders do. */
+      static const char anthropic_stop[] = "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+      static const char openai_done[] = "data: [DONE]\n\n";
+      g_autoptr (GBytes) bytes = ex->client_dialect == LCTL_DIALECT_ANTHROPIC
+                                     ? g_bytes_new_static (anthropic_stop, sizeof anthropic_stop - 1)
+                                     : g_bytes_new_static (openai_done, sizeof openai_done - 1);
+
+      client_write (ex, bytes);
+    }
+  else if (!ex->raw_closed)
+    {
+      g_autoptr (LctlIrError) ir_error = lctl_ir_error_new (LCTL_IR_ERROR_API_ERROR, SOUP_STATUS_BAD_GATEWAY,
+                                                            "The upstream stream ended before the message was complete");
+
+      respond_error (ex, ir_error);
+      return;
+    }
+  finish_stream (ex);
+}
+
+/* -------------------------------------------------------------------- */
 /* The upstream call                                                     */
 
 static void
@@ -694,6 +922,13 @@ upstream_headers_cb (LctlUpstreamCall   *call,
       ex->decoder = lctl_stream_decoder_new (ex->provider->dialect);
       if (!ex->stream)
         ex->assembled = lctl_ir_response_new ();
+      else if (passes_through (ex))
+        {
+          ex->raw = TRUE;
+          ex->raw_sse = lctl_sse_parser_new ();
+          if (ex->raw_pending == NULL)
+            ex->raw_pending = g_string_new (NULL);
+        }
     }
   else
     ex->body_mode = BODY_JSON;
@@ -724,6 +959,14 @@ upstream_chunk_cb (LctlUpstreamCall *call,
       g_byte_array_append (ex->upstream_body, (const guint8 *) data, size);
       return;
     case BODY_STREAM:
+      if (ex->raw)
+        {
+          g_autoptr (GPtrArray) sse = lctl_sse_event_array_new ();
+
+          lctl_sse_parser_feed (ex->raw_sse, data, size, sse);
+          raw_handle_events (ex, sse);
+          return;
+        }
       {
         g_autoptr (GPtrArray) events = lctl_ir_event_array_new ();
         g_autoptr (GError) error = NULL;
@@ -822,6 +1065,11 @@ upstream_done_cb (LctlUpstreamCall *call,
         return;
       }
     case BODY_STREAM:
+      if (ex->raw)
+        {
+          raw_finish (ex);
+          return;
+        }
       {
         g_autoptr (GPtrArray) events = lctl_ir_event_array_new ();
 
@@ -940,7 +1188,7 @@ build_upstream_body (LctlExchange *ex,
   gsize       size;
   const char *data = g_bytes_get_data (ex->body, &size);
 
-  if (provider->dialect == ex->client_dialect && provider->prepare == NULL && !provider->sanitize_tool_names)
+  if (passes_through (ex))
     node = lctl_dialect_passthrough_request (provider->dialect, data, size, ex->attempt.upstream_model,
                                              deployment->params, &error);
   else
