@@ -740,8 +740,17 @@ test_reset_mid_stream (Fixture      *fixture,
   g_assert_cmpuint (o->status, ==, 200);
   g_assert_nonnull (strstr (o->body, "Hello "));
   g_assert_nonnull (strstr (o->body, "\"error\""));
+  /* The same through the same-dialect path, whose events pass through. */
+  {
+    g_autofree char *same = anthropic_body ("an-reset-mid", TRUE);
+    g_autoptr (Response) response = post (fixture, "/v1/messages", same, FALSE);
+
+    g_assert_cmpuint (response->status, ==, 200);
+    g_assert_nonnull (strstr (response->body, "Hello "));
+    g_assert_cmpstr (event_name_at (response, -1), ==, "error");
+  }
   g_assert_cmpuint (lctl_mock_upstream_count (fixture->mock, "ok"), ==, 0);
-  g_assert_cmpuint (lctl_mock_upstream_count (fixture->mock, "reset-mid"), ==, 2);
+  g_assert_cmpuint (lctl_mock_upstream_count (fixture->mock, "reset-mid"), ==, 3);
 }
 
 static void
