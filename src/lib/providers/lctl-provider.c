@@ -12,19 +12,18 @@
 #define ANTHROPIC_VERSION    "2023-06-01"
 #define ANTHROPIC_OAUTH_BETA "oauth-2025-04-20"
 
-/* The deployment's api_base, else the provider's environment override,
- * else its default. */
-static char *
+/* The deployment's api_base, else the provider's environment override. */
+static const char *
 configured_base (const LctlProvider   *self,
                  const LctlDeployment *deployment)
 {
   const char *env = self->base_env != NULL ? g_getenv (self->base_env) : NULL;
 
   if (deployment->api_base != NULL && *deployment->api_base != '\0')
-    return g_strdup (deployment->api_base);
+    return deployment->api_base;
   if (env != NULL && *env != '\0')
-    return g_strdup (env);
-  return g_strdup (self->default_base);
+    return env;
+  return NULL;
 }
 
 static char *
@@ -32,7 +31,9 @@ default_base_url (const LctlProvider   *self,
                   const LctlDeployment *deployment,
                   const LctlToken      *token)
 {
-  return configured_base (self, deployment);
+  const char *configured = configured_base (self, deployment);
+
+  return g_strdup (configured != NULL ? configured : self->default_base);
 }
 
 /* Qwen's token names the API host in resource_url ("portal.qwen.ai"):
@@ -42,13 +43,11 @@ qwen_base_url (const LctlProvider   *self,
                const LctlDeployment *deployment,
                const LctlToken      *token)
 {
-  const char      *env = g_getenv (self->base_env);
+  const char      *configured = configured_base (self, deployment);
   g_autofree char *base = NULL;
 
-  if (deployment->api_base != NULL && *deployment->api_base != '\0')
-    return g_strdup (deployment->api_base);
-  if (env != NULL && *env != '\0')
-    return g_strdup (env);
+  if (configured != NULL)
+    return g_strdup (configured);
   if (token == NULL || token->resource_url == NULL || *token->resource_url == '\0')
     return g_strdup (self->default_base);
 
@@ -58,14 +57,9 @@ qwen_base_url (const LctlProvider   *self,
     base = g_strconcat ("https://", token->resource_url, NULL);
   while (g_str_has_suffix (base, "/"))
     base[strlen (base) - 1] = '\0';
-  if (!g_str_has_suffix (base, "/v1"))
-    {
-      char *with_version = g_strconcat (base, "/v1", NULL);
-
-      g_free (base);
-      base = with_version;
-    }
-  return g_steal_pointer (&base);
+  if (g_str_has_suffix (base, "/v1"))
+    return g_steal_pointer (&base);
+  return g_strconcat (base, "/v1", NULL);
 }
 
 static void
