@@ -164,7 +164,6 @@ test_tool_names (void)
 
   g_assert_cmpstr (sanitized, ==, "a_b_c");
 
-  request->tools = g_ptr_array_new_with_free_func ((GDestroyNotify) lctl_ir_tool_free);
   for (gsize i = 0; i < G_N_ELEMENTS (client_names); i++)
     {
       LctlIrTool *tool = lctl_ir_tool_new ();
