@@ -224,7 +224,9 @@ test_response_round_trip (void)
       g_assert_no_error (error);
       rebuilt = lctl_dialect_build_response (LCTL_DIALECT_ANTHROPIC, response, NULL);
       /* Usage fields the fixture omitted are reported as 0. */
-      json_object_set_object_member (json_node_get_object (original), "usage", json_object_ref (json_node_get_object (path_node (rebuilt, "$.usage"))));
+      g_autoptr (JsonNode) usage = path_node (rebuilt, "$.usage");
+
+      json_object_set_object_member (json_node_get_object (original), "usage", json_object_ref (json_node_get_object (usage)));
       if (!json_node_equal (original, rebuilt))
         {
           g_autofree char *a = node_to_string (original);

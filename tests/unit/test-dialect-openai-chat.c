@@ -280,7 +280,8 @@ test_errors (void)
   }
   {
     /* An HTTP-date Retry-After in the future gives positive seconds. */
-    g_autoptr (GDateTime) later = g_date_time_add_seconds (g_date_time_new_now_utc (), 120);
+    g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+    g_autoptr (GDateTime) later = g_date_time_add_seconds (now, 120);
     g_autofree char *date = g_date_time_format (later, "%a, %d %b %Y %H:%M:%S GMT");
     g_autoptr (LctlIrError) error = lctl_dialect_parse_error (LCTL_DIALECT_OPENAI_CHAT, 429, "{}", -1, date);
 
