@@ -808,11 +808,14 @@ lctl_ir_mock_response (const LctlIrRequest *request,
 {
   LctlIrResponse  *response = lctl_ir_response_new ();
   g_autofree char *uuid = g_uuid_string_random ();
-  g_autofree char *hex = NULL;
+  GString         *id = g_string_new ("mock_");
 
-  hex = g_strdelimit (g_strdup (uuid), "-", 'x');
+  /* An id of the shape SDKs expect: letters and digits after a prefix. */
+  for (const char *p = uuid; *p != '\0'; p++)
+    if (*p != '-')
+      g_string_append_c (id, *p);
   response->dialect = LCTL_DIALECT_NONE;
-  response->id = g_strconcat ("mock-", hex, NULL);
+  response->id = g_string_free (id, FALSE);
   response->model = g_strdup (request && request->model ? request->model : "mock");
   g_ptr_array_add (response->parts, lctl_ir_part_new_text (mock_text ? mock_text : ""));
   response->stop_reason = LCTL_IR_STOP_END_TURN;
