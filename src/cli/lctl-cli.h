@@ -21,9 +21,9 @@ enum
 /* Connects to the session bus, or says why not and how to fix it. */
 GDBusConnection *lctl_cli_get_bus (void);
 
-/* A Manager proxy that D-Bus-activates the daemon on first call. */
-LctlDBusManager *lctl_cli_get_manager (GDBusConnection *bus,
-                                       gboolean         auto_start);
+/* A Manager proxy on the session bus (which it holds); with @auto_start
+ * the first call D-Bus-activates the daemon. Says why when it cannot. */
+LctlDBusManager *lctl_cli_get_manager (gboolean auto_start);
 
 /* Prints a D-Bus or local error for people, without the remote prefix. */
 void lctl_cli_print_error (const char   *what,

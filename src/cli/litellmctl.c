@@ -79,13 +79,15 @@ lctl_cli_get_bus (void)
 }
 
 LctlDBusManager *
-lctl_cli_get_manager (GDBusConnection *bus,
-                      gboolean         auto_start)
+lctl_cli_get_manager (gboolean auto_start)
 {
+  g_autoptr (GDBusConnection) bus = lctl_cli_get_bus ();
   g_autoptr (GError) error = NULL;
   GDBusProxyFlags  flags = G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS;
   LctlDBusManager *manager;
 
+  if (bus == NULL)
+    return NULL;
   if (!auto_start)
     flags |= G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START;
   manager = lctl_dbus_manager_proxy_new_sync (bus, flags, APP_ID, OBJECT_PATH, NULL, &error);
@@ -205,7 +207,6 @@ print_health (LctlDBusManager *manager)
 static int
 run_status (int argc, char **argv)
 {
-  g_autoptr (GDBusConnection) bus = NULL;
   g_autoptr (LctlDBusManager) manager = NULL;
   g_autoptr (GVariant) status = NULL;
   g_autoptr (GError) error = NULL;
@@ -216,9 +217,7 @@ run_status (int argc, char **argv)
 
   if (!parse_json_flag (&argc, &argv, "status", &json))
     return LCTL_EXIT_USAGE;
-  if ((bus = lctl_cli_get_bus ()) == NULL)
-    return LCTL_EXIT_FAILURE;
-  if ((manager = lctl_cli_get_manager (bus, TRUE)) == NULL)
+  if ((manager = lctl_cli_get_manager (TRUE)) == NULL)
     return LCTL_EXIT_FAILURE;
   if (!lctl_dbus_manager_call_get_status_sync (manager, &status, NULL, &error))
     {
@@ -258,7 +257,6 @@ run_status (int argc, char **argv)
 static int
 run_models (int argc, char **argv)
 {
-  g_autoptr (GDBusConnection) bus = NULL;
   g_autoptr (LctlDBusManager) manager = NULL;
   g_autoptr (GVariant) models = NULL;
   g_autoptr (GError) error = NULL;
@@ -268,9 +266,7 @@ run_models (int argc, char **argv)
 
   if (!parse_json_flag (&argc, &argv, "models", &json))
     return LCTL_EXIT_USAGE;
-  if ((bus = lctl_cli_get_bus ()) == NULL)
-    return LCTL_EXIT_FAILURE;
-  if ((manager = lctl_cli_get_manager (bus, TRUE)) == NULL)
+  if ((manager = lctl_cli_get_manager (TRUE)) == NULL)
     return LCTL_EXIT_FAILURE;
   if (!lctl_dbus_manager_call_list_models_sync (manager, &models, NULL, &error))
     {
@@ -313,7 +309,6 @@ run_models (int argc, char **argv)
 static int
 run_reload (int argc, char **argv)
 {
-  g_autoptr (GDBusConnection) bus = NULL;
   g_autoptr (LctlDBusManager) manager = NULL;
   g_autoptr (GError) error = NULL;
 
@@ -322,9 +317,7 @@ run_reload (int argc, char **argv)
       g_printerr (_ ("litellmctl reload: unexpected argument “%s”\n"), argv[1]);
       return LCTL_EXIT_USAGE;
     }
-  if ((bus = lctl_cli_get_bus ()) == NULL)
-    return LCTL_EXIT_FAILURE;
-  if ((manager = lctl_cli_get_manager (bus, TRUE)) == NULL)
+  if ((manager = lctl_cli_get_manager (TRUE)) == NULL)
     return LCTL_EXIT_FAILURE;
   if (!lctl_dbus_manager_call_reload_sync (manager, NULL, &error))
     {
@@ -367,7 +360,6 @@ run_proxy (int argc, char **argv)
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) daemon_argv = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GDBusConnection) bus = NULL;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config, N_ ("Configuration file"), N_ ("FILE") },
     { "port", 'p', 0, G_OPTION_ARG_INT, &port, N_ ("Port (default $LITELLMCTL_PORT or 4000)"), N_ ("PORT") },
@@ -423,7 +415,6 @@ run_proxy (int argc, char **argv)
 static int
 run_cooldowns (int argc, char **argv)
 {
-  g_autoptr (GDBusConnection) bus = NULL;
   g_autoptr (LctlDBusManager) manager = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) models = NULL;
@@ -436,9 +427,7 @@ run_cooldowns (int argc, char **argv)
       g_printerr (_ ("Usage: litellmctl cooldowns [reset [MODEL]]\n"));
       return LCTL_EXIT_USAGE;
     }
-  if ((bus = lctl_cli_get_bus ()) == NULL)
-    return LCTL_EXIT_FAILURE;
-  if ((manager = lctl_cli_get_manager (bus, TRUE)) == NULL)
+  if ((manager = lctl_cli_get_manager (TRUE)) == NULL)
     return LCTL_EXIT_FAILURE;
 
   if (argc >= 2)
@@ -530,7 +519,6 @@ spawn_and_wait (const char *const *command)
 static int
 run_start (int argc, char **argv)
 {
-  g_autoptr (GDBusConnection) bus = NULL;
   g_autoptr (LctlDBusManager) manager = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) status = NULL;
@@ -550,9 +538,7 @@ run_start (int argc, char **argv)
     }
 
   /* Without systemd, D-Bus activation starts it for this session. */
-  if ((bus = lctl_cli_get_bus ()) == NULL)
-    return LCTL_EXIT_FAILURE;
-  if ((manager = lctl_cli_get_manager (bus, TRUE)) == NULL)
+  if ((manager = lctl_cli_get_manager (TRUE)) == NULL)
     return LCTL_EXIT_FAILURE;
   if (!lctl_dbus_manager_call_get_status_sync (manager, &status, NULL, &error))
     {
@@ -566,7 +552,6 @@ run_start (int argc, char **argv)
 static int
 run_stop (int argc, char **argv)
 {
-  g_autoptr (GDBusConnection) bus = NULL;
   g_autoptr (LctlDBusManager) manager = NULL;
   g_autoptr (GError) error = NULL;
 
@@ -581,9 +566,7 @@ run_stop (int argc, char **argv)
 
       spawn_and_wait (stop);
     }
-  if ((bus = lctl_cli_get_bus ()) == NULL)
-    return LCTL_EXIT_FAILURE;
-  if ((manager = lctl_cli_get_manager (bus, FALSE)) == NULL)
+  if ((manager = lctl_cli_get_manager (FALSE)) == NULL)
     return LCTL_EXIT_FAILURE;
   if (!lctl_dbus_manager_call_quit_sync (manager, NULL, &error))
     {

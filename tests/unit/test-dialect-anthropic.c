@@ -12,14 +12,7 @@
 static LctlIrRequest *
 parse_fixture_request (const char *name)
 {
-  gsize            length = 0;
-  g_autofree char *text = fixture_text (name, &length);
-  g_autoptr (GError) error = NULL;
-  LctlIrRequest *request = lctl_dialect_parse_request (LCTL_DIALECT_ANTHROPIC, text, length, &error);
-
-  g_assert_no_error (error);
-  g_assert_nonnull (request);
-  return request;
+  return fixture_request (LCTL_DIALECT_ANTHROPIC, name);
 }
 
 static void

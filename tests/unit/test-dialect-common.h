@@ -37,6 +37,22 @@ parse_json (const char *text)
   return json_node_copy (json_parser_get_root (parser));
 }
 
+/* A fixture parsed as a client request of @dialect; the test fails if it
+ * does not parse. */
+static inline LctlIrRequest *
+fixture_request (LctlDialect dialect,
+                 const char *name)
+{
+  gsize            length = 0;
+  g_autofree char *text = fixture_text (name, &length);
+  g_autoptr (GError) error = NULL;
+  LctlIrRequest *request = lctl_dialect_parse_request (dialect, text, length, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (request);
+  return request;
+}
+
 /* The single node at a JSONPath, or NULL when nothing matches. */
 static inline JsonNode *
 path_node (JsonNode   *root,

@@ -133,6 +133,25 @@ lookup_account (LctlAccountManager *self,
   return g_hash_table_lookup (self->accounts, provider->id);
 }
 
+static GError *not_found_error (Account *account);
+
+/* The account of @name with a stored credential, or an error saying there
+ * is none. */
+static Account *
+lookup_stored_account (LctlAccountManager *self,
+                       const char         *name,
+                       GError            **error)
+{
+  Account *account = lookup_account (self, name, error);
+
+  if (account != NULL && account->record == NULL)
+    {
+      g_propagate_error (error, not_found_error (account));
+      return NULL;
+    }
+  return account;
+}
+
 static void
 emit_changed (LctlAccountManager *self)
 {
@@ -785,16 +804,11 @@ get_token_loaded (LctlAccountManager *self,
 {
   GetTokenData *data = g_task_get_task_data (task);
   GError       *error = NULL;
-  Account      *account = lookup_account (self, data->provider, &error);
+  Account      *account = lookup_stored_account (self, data->provider, &error);
 
   if (account == NULL)
     {
       g_task_return_error (task, error);
-      return;
-    }
-  if (account->record == NULL)
-    {
-      g_task_return_error (task, not_found_error (account));
       return;
     }
   if (account->needs_login)
@@ -884,12 +898,10 @@ refresh_loaded (LctlAccountManager *self,
                 GTask              *task)
 {
   GError  *error = NULL;
-  Account *account = lookup_account (self, g_task_get_task_data (task), &error);
+  Account *account = lookup_stored_account (self, g_task_get_task_data (task), &error);
 
   if (account == NULL)
     g_task_return_error (task, error);
-  else if (account->record == NULL)
-    g_task_return_error (task, not_found_error (account));
   else
     {
       /* An explicit refresh is also how a user retries after fixing
@@ -1098,16 +1110,11 @@ logout_loaded (LctlAccountManager *self,
 {
   LogoutData *data = g_task_get_task_data (task);
   GError     *error = NULL;
-  Account    *account = lookup_account (self, data->provider, &error);
+  Account    *account = lookup_stored_account (self, data->provider, &error);
 
   if (account == NULL)
     {
       g_task_return_error (task, error);
-      return;
-    }
-  if (account->record == NULL)
-    {
-      g_task_return_error (task, not_found_error (account));
       return;
     }
   account->generation++;
